@@ -1,0 +1,88 @@
+//! Status helpers shared by all controllers: condition bookkeeping, the condition types and
+//! reasons of each kind, and the one place where each kind's phase is derived from its
+//! conditions.
+
+pub mod conditions;
+pub mod model_deployment;
+pub mod training_job;
+pub mod tuning_sweep;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+pub use conditions::{ConditionStatus, DesiredCondition};
+
+/// A Lepton status with conditions, an observed generation and a phase derived from them.
+pub trait ConditionedStatus {
+    /// The conditions, in the order they were first set.
+    fn conditions(&self) -> &[Condition];
+    /// Mutable access to the conditions.
+    fn conditions_mut(&mut self) -> &mut Vec<Condition>;
+    /// The `observedGeneration` field.
+    fn observed_generation(&self) -> Option<i64>;
+    /// Sets the `observedGeneration` field.
+    fn set_observed_generation(&mut self, generation: Option<i64>);
+    /// Recomputes `phase` from the conditions; returns whether it changed.
+    fn refresh_phase(&mut self) -> bool;
+}
+
+/// Applies a controller's decided conditions to a status: each condition is set with the API's
+/// transition rules, `observedGeneration` is set to `generation`, and the phase is derived again.
+/// Returns whether the status changed.
+pub fn apply<S: ConditionedStatus>(
+    status: &mut S,
+    desired: &[DesiredCondition],
+    generation: Option<i64>,
+    now: &Time,
+) -> bool {
+    let mut changed = false;
+    for condition in desired {
+        changed |= conditions::set(status.conditions_mut(), condition, generation, now);
+    }
+    if status.observed_generation() != generation {
+        status.set_observed_generation(generation);
+        changed = true;
+    }
+    changed | status.refresh_phase()
+}
+
+/// Whether `reason` has the form the API requires of a condition reason (CamelCase, starting
+/// with a letter, at most 1024 characters).
+pub fn is_valid_reason(reason: &str) -> bool {
+    let mut chars = reason.chars();
+    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    starts_with_letter
+        && reason.len() <= 1024
+        && reason
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ',' | ':'))
+        && !reason.ends_with([',', ':'])
+}
+
+macro_rules! conditioned_status {
+    ($status:ty, $derive:path) => {
+        impl $crate::status::ConditionedStatus for $status {
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+            fn conditions_mut(&mut self) -> &mut Vec<Condition> {
+                &mut self.conditions
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
+            }
+            fn set_observed_generation(&mut self, generation: Option<i64>) {
+                self.observed_generation = generation;
+            }
+            fn refresh_phase(&mut self) -> bool {
+                let phase = Some($derive(&self.conditions));
+                let changed = self.phase != phase;
+                self.phase = phase;
+                changed
+            }
+        }
+    };
+}
+
+conditioned_status!(crate::v1alpha1::TrainingJobStatus, training_job::phase);
+conditioned_status!(crate::v1alpha1::TuningSweepStatus, tuning_sweep::phase);
+conditioned_status!(crate::v1alpha1::ModelDeploymentStatus, model_deployment::phase);
