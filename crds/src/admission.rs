@@ -4,19 +4,22 @@
 //! including transition rules on update. Errors are written the way `kubectl` shows the API
 //! server's, each naming its field.
 //!
-//! The schema is checked by the `jsonschema` crate after a faithful translation of OpenAPI v3
-//! (`nullable`, `x-kubernetes-int-or-string`); the CEL rules by `kube`'s CEL validator. What the
+//! Defaults are applied with the API server's semantics ([`apply_defaults`]); the schema is
+//! checked by the `jsonschema` crate after a faithful translation of OpenAPI v3 (`nullable`,
+//! `x-kubernetes-int-or-string`); the CEL rules by `kube`'s CEL validator. What the
 //! API server does and this does not: CEL cost budgets, `metadata` beyond the name, and
 //! ratcheting (on update, every rule is checked, not only those on changed fields).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::core::cel::{CompiledSchema, Validator, apply_defaults, compile_schema};
+use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::fmt;
 
+mod defaulting;
 mod messages;
 
+pub use defaulting::apply_defaults;
 pub use messages::{FieldError, FieldErrorKind};
 
 /// A manifest the API server would refuse, with every reason.
@@ -151,13 +154,8 @@ impl CrdValidator {
                 .map(|e| messages::from_schema_error(&e)),
         );
         if errors.is_empty() {
-            let old = old.map(|o| {
-                let mut o = o.clone();
-                if let Some(map) = o.as_object_mut() {
-                    map.remove("status");
-                }
-                o
-            });
+            // Stored objects were defaulted when they were written.
+            let old = old.map(|o| apply_defaults(&self.schema, o));
             if let Err(cel_errors) =
                 Validator::new().validate_compiled(&self.cel_rules, &defaulted, old.as_ref())
             {
@@ -220,7 +218,9 @@ fn first_compilation_error(compiled: &CompiledSchema) -> Option<String> {
 
 fn check_name(object: &Value) -> Vec<FieldError> {
     let name = object.pointer("/metadata/name").and_then(Value::as_str);
-    let generate_name = object.pointer("/metadata/generateName").and_then(Value::as_str);
+    let generate_name = object
+        .pointer("/metadata/generateName")
+        .and_then(Value::as_str);
     match (name, generate_name) {
         (None, None) => vec![FieldError::new(
             "metadata.name",
@@ -270,7 +270,12 @@ fn check_structure(schema: &Value, value: &Value, path: &str, errors: &mut Vec<F
     }
 }
 
-fn check_object(schema: &Value, fields: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
+fn check_object(
+    schema: &Value,
+    fields: &Map<String, Value>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
     if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
         return;
     }
@@ -299,7 +304,12 @@ fn check_object(schema: &Value, fields: &Map<String, Value>, path: &str, errors:
     }
 }
 
-fn check_list_uniqueness(schema: &Value, items: &[Value], path: &str, errors: &mut Vec<FieldError>) {
+fn check_list_uniqueness(
+    schema: &Value,
+    items: &[Value],
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
     let keys: Vec<&str> = match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
         Some("set") => Vec::new(),
         Some("map") => schema

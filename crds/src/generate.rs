@@ -14,10 +14,14 @@ pub use api_reference::api_reference;
 
 /// The CRDs of every Lepton kind, in a stable order, tidied for humans (see [`tidy_schema`]).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    [TrainingJob::crd(), TuningSweep::crd(), ModelDeployment::crd()]
-        .into_iter()
-        .map(tidy_crd)
-        .collect()
+    [
+        TrainingJob::crd(),
+        TuningSweep::crd(),
+        ModelDeployment::crd(),
+    ]
+    .into_iter()
+    .map(tidy_crd)
+    .collect()
 }
 
 /// The openAPIV3Schema of a CRD's first version as JSON.
@@ -112,7 +116,10 @@ fn shorten_object_default(schema: &mut Value) {
     let Some(default) = schema.get("default") else {
         return;
     };
-    if !default.is_object() || schema.get("properties").is_none() || default == &Value::Object(Map::new()) {
+    if !default.is_object()
+        || schema.get("properties").is_none()
+        || default == &Value::Object(Map::new())
+    {
         return;
     }
     let mut without_default = schema.clone();
@@ -120,7 +127,7 @@ fn shorten_object_default(schema: &mut Value) {
         .as_object_mut()
         .expect("checked above")
         .remove("default");
-    let rebuilt = kube::core::cel::apply_defaults(&without_default, &Value::Object(Map::new()));
+    let rebuilt = crate::admission::apply_defaults(&without_default, &Value::Object(Map::new()));
     if &rebuilt == default {
         schema["default"] = Value::Object(Map::new());
     }
@@ -170,9 +177,13 @@ mod tests {
 
     #[test]
     fn unsigned_formats_and_float_bounds_become_kubernetes_integers() {
-        let mut schema = json!({"type": "integer", "format": "uint32", "minimum": 1.0, "maximum": 2.5});
+        let mut schema =
+            json!({"type": "integer", "format": "uint32", "minimum": 1.0, "maximum": 2.5});
         tidy_schema(&mut schema);
-        assert_eq!(schema, json!({"type": "integer", "format": "int32", "minimum": 1, "maximum": 2.5}));
+        assert_eq!(
+            schema,
+            json!({"type": "integer", "format": "int32", "minimum": 1, "maximum": 2.5})
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use serde_json::Value;
 use std::fmt;
 
-use crate::v1alpha1::{DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, SHA256_PATTERN, SOURCE_URI_PATTERN};
+use crate::v1alpha1::{
+    DNS_LABEL_PATTERN, DNS_SUBDOMAIN_PATTERN, SHA256_PATTERN, SOURCE_URI_PATTERN,
+};
 
 /// What kind of problem a field has, as the API server classifies it.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,7 +160,7 @@ fn number(value: &Value) -> String {
 
 /// A JSON-schema error as a Kubernetes field error.
 pub(super) fn from_schema_error(error: &jsonschema::ValidationError<'_>) -> FieldError {
-    use jsonschema::error::ValidationErrorKind as Kind;
+    use jsonschema::error::{TypeKind, ValidationErrorKind as Kind};
     let path = field_path(error.instance_path().as_str());
     let value = error.instance().clone().into_owned();
     match error.kind() {
@@ -219,16 +221,21 @@ pub(super) fn from_schema_error(error: &jsonschema::ValidationError<'_>) -> Fiel
             FieldErrorKind::Invalid(value),
             format!("must have at least {limit} items"),
         ),
-        Kind::Pattern { pattern } => {
-            FieldError::new(path, FieldErrorKind::Invalid(value), explain_pattern(pattern))
-        }
-        Kind::Type { .. } => {
-            let expected = error
-                .to_string()
-                .split(" is not of type ")
-                .nth(1)
-                .map(|t| t.replace('"', ""))
-                .unwrap_or_else(|| "the schema's type".to_owned());
+        Kind::Pattern { pattern } => FieldError::new(
+            path,
+            FieldErrorKind::Invalid(value),
+            explain_pattern(pattern),
+        ),
+        Kind::Type { kind } => {
+            let expected = match kind {
+                TypeKind::Single(t) => t.to_string(),
+                TypeKind::Multiple(set) => set
+                    .iter()
+                    .filter(|t| t.to_string() != "null")
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            };
             FieldError::new(
                 path,
                 FieldErrorKind::Invalid(value),
@@ -243,13 +250,21 @@ pub(super) fn from_schema_error(error: &jsonschema::ValidationError<'_>) -> Fiel
 /// its type name.
 pub(super) fn from_cel_error(error: &kube::core::cel::ValidationError) -> FieldError {
     let field = error.field_path.trim_start_matches('.').to_owned();
-    let field = if field.is_empty() { "<root>".to_owned() } else { field };
+    let field = if field.is_empty() {
+        "<root>".to_owned()
+    } else {
+        field
+    };
     let message = if error.message.is_empty() {
         format!("failed rule: {}", error.rule)
     } else {
         error.message.clone()
     };
-    FieldError::new(field, FieldErrorKind::Invalid(Value::from("object")), message)
+    FieldError::new(
+        field,
+        FieldErrorKind::Invalid(Value::from("object")),
+        message,
+    )
 }
 
 #[cfg(test)]
@@ -259,7 +274,10 @@ mod tests {
 
     #[test]
     fn pointers_become_dotted_paths_with_indexes() {
-        assert_eq!(field_path("/spec/parameters/0/min"), "spec.parameters[0].min");
+        assert_eq!(
+            field_path("/spec/parameters/0/min"),
+            "spec.parameters[0].min"
+        );
         assert_eq!(field_path(""), "");
         assert_eq!(field_path("/metadata/labels/a~1b"), "metadata.labels.a/b");
     }
@@ -302,7 +320,9 @@ mod tests {
 
     #[test]
     fn known_patterns_are_explained() {
-        assert!(explain_pattern(DNS_LABEL_PATTERN).starts_with("must be a lowercase RFC 1123 label"));
+        assert!(
+            explain_pattern(DNS_LABEL_PATTERN).starts_with("must be a lowercase RFC 1123 label")
+        );
         assert!(explain_pattern("^x$").contains("'^x$'"));
     }
 }

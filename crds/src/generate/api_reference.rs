@@ -49,15 +49,21 @@ pub fn api_reference(crds: &[CustomResourceDefinition]) -> String {
         let _ = writeln!(out, "- [{kind}](#{})", kind.to_lowercase());
     }
     out.push('\n');
-    for crd in crds {
-        render_kind(&mut out, crd);
+    let schemas: Vec<Value> = crds.iter().map(schema_of).collect();
+    let mut rendered = Vec::new();
+    for (crd, schema) in crds.iter().zip(&schemas) {
+        render_kind(&mut out, crd, schema, &mut rendered);
     }
     out
 }
 
-fn render_kind(out: &mut String, crd: &CustomResourceDefinition) {
+fn render_kind<'a>(
+    out: &mut String,
+    crd: &CustomResourceDefinition,
+    schema: &'a Value,
+    rendered: &mut Vec<(&'a Value, String)>,
+) {
     let names = &crd.spec.names;
-    let schema = schema_of(crd);
     let _ = writeln!(out, "## {}\n", names.kind);
     if let Some(description) = schema.get("description").and_then(Value::as_str) {
         let _ = writeln!(out, "{description}\n");
@@ -88,13 +94,29 @@ fn render_kind(out: &mut String, crd: &CustomResourceDefinition) {
     }
     for part in ["spec", "status"] {
         if let Some(node) = schema.pointer(&format!("/properties/{part}")) {
-            render_object(out, part, node);
+            render_object(out, &names.kind, part, node, rendered);
         }
     }
 }
 
-fn render_object(out: &mut String, path: &str, node: &Value) {
-    let _ = writeln!(out, "### `{path}`\n");
+/// Renders one object's fields, then its nested objects. An object whose fields equal those of
+/// one already rendered (a TuningSweep's trial template, a canary's model) points there instead.
+fn render_object<'a>(
+    out: &mut String,
+    kind: &str,
+    path: &str,
+    node: &'a Value,
+    rendered: &mut Vec<(&'a Value, String)>,
+) {
+    let _ = writeln!(out, "### {kind} `{path}`\n");
+    let fields = node.get("properties");
+    if let Some((_, first)) = rendered.iter().find(|(seen, _)| Some(*seen) == fields) {
+        let _ = writeln!(out, "Same fields as {first}.\n");
+        return;
+    }
+    if let Some(fields) = fields {
+        rendered.push((fields, format!("{kind} `{path}`")));
+    }
     if let Some(description) = node.get("description").and_then(Value::as_str) {
         let _ = writeln!(out, "{}\n", description.replace('\n', " "));
     }
@@ -106,9 +128,14 @@ fn render_object(out: &mut String, path: &str, node: &Value) {
     let properties = node.get("properties").and_then(Value::as_object);
     let mut nested = Vec::new();
     if let Some(properties) = properties {
-        out.push_str("| Field | Type | Default | Constraints | Description |\n|---|---|---|---|---|\n");
+        out.push_str(
+            "| Field | Type | Default | Constraints | Description |\n|---|---|---|---|---|\n",
+        );
         for (name, child) in properties {
-            let foreign = FOREIGN_TYPES.iter().find(|(n, _)| n == name).map(|(_, t)| *t);
+            let foreign = FOREIGN_TYPES
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| *t);
             let type_name = foreign.map_or_else(|| type_name(child), str::to_owned);
             let mut constraints = constraints(child);
             if required.contains(&name.as_str()) {
@@ -145,7 +172,7 @@ fn render_object(out: &mut String, path: &str, node: &Value) {
     }
     render_rules(out, node, properties);
     for (child_path, child) in nested {
-        render_object(out, &child_path, child);
+        render_object(out, kind, &child_path, child, rendered);
     }
 }
 
@@ -170,12 +197,18 @@ fn render_rules(
 }
 
 fn collect_rules(node: &Value, field: Option<&str>, rules: &mut Vec<String>) {
-    let Some(list) = node.get("x-kubernetes-validations").and_then(Value::as_array) else {
+    let Some(list) = node
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)
+    else {
         return;
     };
     for rule in list {
         let expression = rule.get("rule").and_then(Value::as_str).unwrap_or_default();
-        let message = rule.get("message").and_then(Value::as_str).unwrap_or_default();
+        let message = rule
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let prefix = field.map(|f| format!("`{f}`: ")).unwrap_or_default();
         rules.push(format!("{prefix}{message} (`{expression}`)"));
     }
@@ -188,7 +221,9 @@ fn type_name(schema: &Value) -> String {
     match schema.get("type").and_then(Value::as_str) {
         Some("array") => format!(
             "[]{}",
-            schema.get("items").map_or_else(|| "any".to_owned(), type_name)
+            schema
+                .get("items")
+                .map_or_else(|| "any".to_owned(), type_name)
         ),
         Some("object") => match schema.get("additionalProperties") {
             Some(values) if values.is_object() => format!("map[string]{}", type_name(values)),
@@ -212,7 +247,12 @@ fn constraints(schema: &Value) -> Vec<String> {
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
         let values: Vec<String> = values
             .iter()
-            .map(|v| format!("`{}`", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .map(|v| {
+                format!(
+                    "`{}`",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                )
+            })
             .collect();
         out.push(format!("one of {}", values.join(", ")));
     }
@@ -244,7 +284,12 @@ fn constraints(schema: &Value) -> Vec<String> {
             let keys = schema
                 .get("x-kubernetes-list-map-keys")
                 .and_then(Value::as_array)
-                .map(|k| k.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                .map(|k| {
+                    k.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .unwrap_or_default();
             out.push(format!("items unique by `{keys}`"));
         }

@@ -247,7 +247,10 @@ mod tests {
             &at(200),
         );
         assert_eq!(conditions.len(), 2);
-        assert_eq!(find(&conditions, "Created").unwrap().last_transition_time, at(100));
+        assert_eq!(
+            find(&conditions, "Created").unwrap().last_transition_time,
+            at(100)
+        );
         assert!(is_true(&conditions, "Running"));
         assert!(!is_false(&conditions, "Running"));
         assert!(!is_true(&conditions, "Missing"));
@@ -257,7 +260,12 @@ mod tests {
     fn remove_drops_only_that_type() {
         let mut conditions = Vec::new();
         let now = at(1);
-        set(&mut conditions, &running(ConditionStatus::True, "A", ""), None, &now);
+        set(
+            &mut conditions,
+            &running(ConditionStatus::True, "A", ""),
+            None,
+            &now,
+        );
         set(
             &mut conditions,
             &DesiredCondition::new("Suspended", ConditionStatus::True, "B", ""),

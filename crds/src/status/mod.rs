@@ -85,4 +85,114 @@ macro_rules! conditioned_status {
 
 conditioned_status!(crate::v1alpha1::TrainingJobStatus, training_job::phase);
 conditioned_status!(crate::v1alpha1::TuningSweepStatus, tuning_sweep::phase);
-conditioned_status!(crate::v1alpha1::ModelDeploymentStatus, model_deployment::phase);
+conditioned_status!(
+    crate::v1alpha1::ModelDeploymentStatus,
+    model_deployment::phase
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_form() {
+        assert!(is_valid_reason("TrainingCompleted"));
+        assert!(is_valid_reason("Latency_SLO:p99"));
+        for bad in ["", "1Bad", "Has space", "Trailing:", "dash-ed"] {
+            assert!(!is_valid_reason(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_reason_and_condition_type_has_the_api_form() {
+        use model_deployment::{reasons as md, types as mdt};
+        use training_job::{reasons as tj, types as tjt};
+        use tuning_sweep::{reasons as ts, types as tst};
+        let all = [
+            tjt::CREATED,
+            tjt::RUNNING,
+            tjt::SUCCEEDED,
+            tjt::FAILED,
+            tjt::SUSPENDED,
+            tj::JOB_CREATED,
+            tj::POD_PENDING,
+            tj::TRAINING,
+            tj::TRAINING_COMPLETED,
+            tj::BACKOFF_LIMIT_EXCEEDED,
+            tj::DEADLINE_EXCEEDED,
+            tj::DATA_ERROR,
+            tj::INVALID_SPEC,
+            tj::UNKNOWN_NODE_POOL,
+            tj::SUSPENDED_BY_SPEC,
+            tj::RESUMED,
+            tj::STOPPED_BY_SWEEP,
+            tj::JOB_LOST,
+            tst::CREATED,
+            tst::RUNNING,
+            tst::SUCCEEDED,
+            tst::FAILED,
+            ts::SWEEP_CREATED,
+            ts::TRIALS_RUNNING,
+            ts::GOAL_REACHED,
+            ts::MAX_TRIALS_REACHED,
+            ts::SEARCH_SPACE_EXHAUSTED,
+            ts::TIME_BUDGET_EXHAUSTED,
+            ts::COST_BUDGET_EXHAUSTED,
+            ts::TOO_MANY_FAILED_TRIALS,
+            ts::NO_SUCCESSFUL_TRIAL,
+            ts::INVALID_SPEC,
+            mdt::READY,
+            mdt::MODEL_LOADED,
+            mdt::ROLLOUT_COMPLETE,
+            mdt::DEGRADED,
+            md::WAITING_FOR_MODEL,
+            md::MODEL_UNAVAILABLE,
+            md::DIGEST_MISMATCH,
+            md::MODEL_LOADED,
+            md::ROLLING_OUT,
+            md::ROLLOUT_COMPLETE,
+            md::ENDPOINT_READY,
+            md::REPLICAS_UNAVAILABLE,
+            md::DRIFT_DETECTED,
+            md::LATENCY_SLO_VIOLATED,
+            md::HIGH_ERROR_RATE,
+            md::CUDA_UNAVAILABLE,
+            md::HEALTHY,
+            md::UNKNOWN_NODE_POOL,
+            md::INVALID_SPEC,
+        ];
+        for reason in all {
+            assert!(is_valid_reason(reason), "{reason}");
+        }
+    }
+
+    /// A finished sweep's condition reason repeats `status.finishReason`, so the two can be
+    /// compared by name.
+    #[test]
+    fn finish_reasons_match_condition_reasons() {
+        use crate::v1alpha1::FinishReason;
+        use tuning_sweep::reasons;
+        for (finish, reason) in [
+            (FinishReason::GoalReached, reasons::GOAL_REACHED),
+            (FinishReason::MaxTrialsReached, reasons::MAX_TRIALS_REACHED),
+            (
+                FinishReason::SearchSpaceExhausted,
+                reasons::SEARCH_SPACE_EXHAUSTED,
+            ),
+            (
+                FinishReason::TimeBudgetExhausted,
+                reasons::TIME_BUDGET_EXHAUSTED,
+            ),
+            (
+                FinishReason::CostBudgetExhausted,
+                reasons::COST_BUDGET_EXHAUSTED,
+            ),
+            (
+                FinishReason::TooManyFailedTrials,
+                reasons::TOO_MANY_FAILED_TRIALS,
+            ),
+        ] {
+            assert_eq!(serde_json::to_value(finish).unwrap(), reason);
+        }
+    }
+}

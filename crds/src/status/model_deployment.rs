@@ -87,9 +87,9 @@ mod tests {
     use super::*;
     use crate::status::{ConditionStatus, DesiredCondition, apply};
     use crate::v1alpha1::ModelDeploymentStatus;
+    use ConditionStatus::{False, True};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use k8s_openapi::jiff::Timestamp;
-    use ConditionStatus::{False, True};
 
     fn phase_of(set: &[(&'static str, ConditionStatus, &'static str)]) -> ModelDeploymentPhase {
         let mut status = ModelDeploymentStatus::default();

@@ -68,7 +68,10 @@ pub fn phase(conditions: &[Condition]) -> TrainingJobPhase {
 
 /// Whether the phase is final: a Succeeded or Failed job never starts again by itself.
 pub fn is_terminal(phase: TrainingJobPhase) -> bool {
-    matches!(phase, TrainingJobPhase::Succeeded | TrainingJobPhase::Failed)
+    matches!(
+        phase,
+        TrainingJobPhase::Succeeded | TrainingJobPhase::Failed
+    )
 }
 
 #[cfg(test)]

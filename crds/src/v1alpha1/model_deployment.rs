@@ -13,6 +13,8 @@ use super::training_job::default_true;
 
 /// Desired state of a ModelDeployment: which model to serve, on how many replicas, with which
 /// runtime settings, canary and monitoring.
+// The printer columns repeat `type_` and `priority`, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "lepton.ai",
@@ -31,13 +33,49 @@ use super::training_job::default_true;
         status_replicas_path = ".status.replicas",
         label_selector_path = ".status.selector"
     ),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Whether the endpoint serves the desired model"),
-    printcolumn(name = "Replicas", type_ = "integer", json_path = ".status.readyReplicas", description = "Ready replicas"),
-    printcolumn(name = "URL", type_ = "string", json_path = ".status.url", description = "Inference endpoint"),
-    printcolumn(name = "Model", type_ = "string", json_path = ".status.model.source", description = "Where the served model came from"),
-    printcolumn(name = "P99-ms", type_ = "number", json_path = ".status.metrics.latencyP99Ms", priority = "1", description = "99th-percentile request latency"),
-    printcolumn(name = "Drift", type_ = "number", json_path = ".status.metrics.driftScore", priority = "1", description = "Input drift score"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Whether the endpoint serves the desired model"
+    ),
+    printcolumn(
+        name = "Replicas",
+        type_ = "integer",
+        json_path = ".status.readyReplicas",
+        description = "Ready replicas"
+    ),
+    printcolumn(
+        name = "URL",
+        type_ = "string",
+        json_path = ".status.url",
+        description = "Inference endpoint"
+    ),
+    printcolumn(
+        name = "Model",
+        type_ = "string",
+        json_path = ".status.model.source",
+        description = "Where the served model came from"
+    ),
+    printcolumn(
+        name = "P99-ms",
+        type_ = "number",
+        json_path = ".status.metrics.latencyP99Ms",
+        priority = "1",
+        description = "99th-percentile request latency"
+    ),
+    printcolumn(
+        name = "Drift",
+        type_ = "number",
+        json_path = ".status.metrics.driftScore",
+        priority = "1",
+        description = "Input drift score"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new("!(has(self.replicas) && has(self.autoscaling))").message("set either replicas or autoscaling, not both").field_path(".replicas"))]
 #[x_kube(validation = Rule::new("self.runtime.executionProvider != 'cuda' || self.resources.gpus >= 1").message("runtime.executionProvider cuda needs resources.gpus of at least 1").field_path(".runtime.executionProvider"))]

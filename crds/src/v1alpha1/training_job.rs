@@ -13,6 +13,8 @@ use super::common::{
 
 /// Desired state of a TrainingJob: which data to learn from, which model to train, where it runs
 /// and where the result goes.
+// The printer columns repeat `type_` and `priority`, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "lepton.ai",
@@ -26,13 +28,49 @@ use super::common::{
     status = "TrainingJobStatus",
     derive = "PartialEq",
     doc = "A TrainingJob loads a table, preprocesses it, trains a model, exports it as ONNX with the preprocessing inside, and reports progress, validation metrics, cost and inference latency in its status.",
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
-    printcolumn(name = "Metric", type_ = "string", json_path = ".status.objective.metric", description = "Validation metric the job optimises"),
-    printcolumn(name = "Score", type_ = "number", json_path = ".status.objective.value", description = "Final value of that metric on the validation split"),
-    printcolumn(name = "Cost", type_ = "number", json_path = ".status.cost.total", description = "Training cost in the pool's currency"),
-    printcolumn(name = "Family", type_ = "string", json_path = ".status.model.family", priority = "1", description = "Model family trained"),
-    printcolumn(name = "P50-ms", type_ = "number", json_path = ".status.model.latencyP50Ms", priority = "1", description = "Median single-row inference latency"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Lifecycle phase"
+    ),
+    printcolumn(
+        name = "Metric",
+        type_ = "string",
+        json_path = ".status.objective.metric",
+        description = "Validation metric the job optimises"
+    ),
+    printcolumn(
+        name = "Score",
+        type_ = "number",
+        json_path = ".status.objective.value",
+        description = "Final value of that metric on the validation split"
+    ),
+    printcolumn(
+        name = "Cost",
+        type_ = "number",
+        json_path = ".status.cost.total",
+        description = "Training cost in the pool's currency"
+    ),
+    printcolumn(
+        name = "Family",
+        type_ = "string",
+        json_path = ".status.model.family",
+        priority = "1",
+        description = "Model family trained"
+    ),
+    printcolumn(
+        name = "P50-ms",
+        type_ = "number",
+        json_path = ".status.model.latencyP50Ms",
+        priority = "1",
+        description = "Median single-row inference latency"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingJobSpec {
@@ -275,10 +313,10 @@ pub enum NumericImputation {
     Zero,
 }
 
-/// Quantile clipping of numeric columns.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// Quantile clipping of numeric columns. The bounds of the two quantiles keep the lower one
+/// below the upper one.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("self.lowerQuantile < self.upperQuantile").message("lowerQuantile must be less than upperQuantile").field_path(".lowerQuantile"))]
 pub struct OutlierClipping {
     /// Clip outliers. Default: true.
     #[serde(default = "default_true")]

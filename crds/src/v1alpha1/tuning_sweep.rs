@@ -12,6 +12,8 @@ use super::training_job::TrainingJobSpec;
 
 /// Desired state of a TuningSweep: what to optimise, over which parameters, with which search
 /// algorithm, how many trials at once and within which budget.
+// The printer columns repeat `type_` and `priority`, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "lepton.ai",
@@ -25,12 +27,42 @@ use super::training_job::TrainingJobSpec;
     status = "TuningSweepStatus",
     derive = "PartialEq",
     doc = "A TuningSweep searches hyperparameters by running TrainingJobs as trials, stops unpromising ones early, respects time and cost budgets, and keeps the best trial and the Pareto front of quality against cost, latency and model size.",
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Lifecycle phase"),
-    printcolumn(name = "Trials", type_ = "string", json_path = ".status.progress", description = "Finished trials / maxTrials"),
-    printcolumn(name = "Metric", type_ = "string", json_path = ".spec.objective.metric", description = "Objective metric"),
-    printcolumn(name = "Best", type_ = "number", json_path = ".status.bestTrial.objective", description = "Best objective value so far"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.finishReason", priority = "1", description = "Why the sweep finished"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        description = "Lifecycle phase"
+    ),
+    printcolumn(
+        name = "Trials",
+        type_ = "string",
+        json_path = ".status.progress",
+        description = "Finished trials / maxTrials"
+    ),
+    printcolumn(
+        name = "Metric",
+        type_ = "string",
+        json_path = ".spec.objective.metric",
+        description = "Objective metric"
+    ),
+    printcolumn(
+        name = "Best",
+        type_ = "number",
+        json_path = ".status.bestTrial.objective",
+        description = "Best objective value so far"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.finishReason",
+        priority = "1",
+        description = "Why the sweep finished"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new("self.parallelTrials <= self.maxTrials").message("parallelTrials must be less than or equal to maxTrials").field_path(".parallelTrials"))]
 #[x_kube(validation = Rule::new("!has(self.earlyStopping) || !(self.algorithm.type in ['asha', 'hyperband'])").message("earlyStopping cannot be combined with algorithm.type asha or hyperband, which stop trials themselves: remove one of them").field_path(".earlyStopping"))]

@@ -1,0 +1,37 @@
+# Lepton's entry points. `make test` is what CI runs (through .ci/run).
+CARGO ?= cargo
+
+.PHONY: all test crds check-crds lint fmt demo build
+
+all: build
+
+build:
+	$(CARGO) build --workspace --locked
+
+## test: the whole test suite (includes the check that generated CRDs and docs are current)
+test:
+	$(CARGO) test --workspace --locked
+
+## crds: regenerate crds/*.yaml, charts/lepton/crds/*.yaml and docs/api.md from the Rust types
+crds:
+	$(CARGO) run --quiet --locked -p lepton-crds --bin lepton-crdgen
+
+## check-crds: fail when a generated file is stale
+check-crds:
+	$(CARGO) run --quiet --locked -p lepton-crds --bin lepton-crdgen -- --check
+
+## lint: formatting and clippy with warnings as errors
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## demo: the end-to-end local run (train, sweep, deploy, predict)
+demo:
+	@echo "make demo: Lepton's local mode (train, sweep, deploy and predict on this machine with"
+	@echo "no cluster) is not available in this version yet. What works today: the API."
+	@echo "  make crds    writes the CRDs (crds/, charts/lepton/crds/) and docs/api.md"
+	@echo "  make test    validates examples/ and tests/fixtures/invalid/ against them"
+	@exit 2
