@@ -208,12 +208,17 @@ pub fn lepton_validators() -> Vec<CrdValidator> {
         .collect()
 }
 
+/// The first CEL rule anywhere in the compiled tree that does not compile.
 fn first_compilation_error(compiled: &CompiledSchema) -> Option<String> {
+    if let Some(error) = compiled.compilation_errors().into_iter().next() {
+        return Some(error.to_string());
+    }
     compiled
-        .compilation_errors()
-        .into_iter()
-        .next()
-        .map(|e| e.to_string())
+        .properties
+        .values()
+        .chain(compiled.items.as_deref())
+        .chain(compiled.additional_properties.as_deref())
+        .find_map(first_compilation_error)
 }
 
 fn check_name(object: &Value) -> Vec<FieldError> {
@@ -422,6 +427,37 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn a_rule_that_does_not_compile_is_refused_at_any_depth() {
+        let crd: CustomResourceDefinition = serde_json::from_value(json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "things.example.org"},
+            "spec": {
+                "group": "example.org",
+                "names": {"kind": "Thing", "plural": "things"},
+                "scope": "Namespaced",
+                "versions": [{
+                    "name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {"spec": {
+                            "type": "object",
+                            "properties": {"deep": {
+                                "type": "object",
+                                "properties": {"x": {"type": "integer"}},
+                                "x-kubernetes-validations": [{"rule": "self.x >>> 1"}]
+                            }}
+                        }}
+                    }}
+                }]
+            }
+        }))
+        .unwrap();
+        let error = CrdValidator::new(&crd).unwrap_err();
+        assert!(matches!(error, SchemaError::InvalidRule { .. }), "{error}");
     }
 
     #[test]

@@ -208,3 +208,18 @@ fn schema_defaults_fill_a_minimal_training_job() {
     assert_eq!(spec["runPolicy"]["backoffLimit"], 1);
     assert_eq!(spec["runPolicy"]["suspend"], false);
 }
+
+/// `kubectl get tj --field-selector status.phase=Failed` works on clusters with selectable
+/// fields (Kubernetes 1.32 and later).
+#[test]
+fn phase_is_a_selectable_field() {
+    for crd in crds() {
+        let selectable: Vec<String> = crd.spec.versions[0]
+            .selectable_fields
+            .iter()
+            .flatten()
+            .map(|f| f.json_path.clone())
+            .collect();
+        assert_eq!(selectable, [".status.phase"], "{}", crd.spec.names.kind);
+    }
+}

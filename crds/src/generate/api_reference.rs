@@ -75,6 +75,17 @@ fn render_kind<'a>(
         "Plural `{}`, short name `{short}`, category `{categories}`.\n",
         names.plural
     );
+    if let Some(fields) = &crd.spec.versions[0].selectable_fields {
+        let paths: Vec<String> = fields
+            .iter()
+            .map(|f| format!("`{}`", f.json_path.trim_start_matches('.')))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Field selectors (`kubectl get --field-selector`, Kubernetes 1.32+): {}.\n",
+            paths.join(", ")
+        );
+    }
     if let Some(columns) = &crd.spec.versions[0].additional_printer_columns {
         out.push_str("`kubectl get` columns (`-o wide` adds those of priority 1):\n\n");
         out.push_str("| Column | JSONPath | Priority |\n|---|---|---|\n");

@@ -24,6 +24,7 @@ use super::training_job::default_true;
     singular = "modeldeployment",
     shortname = "md",
     category = "lepton",
+    selectable = ".status.phase",
     namespaced,
     status = "ModelDeploymentStatus",
     derive = "PartialEq",

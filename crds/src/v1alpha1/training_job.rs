@@ -24,6 +24,7 @@ use super::common::{
     singular = "trainingjob",
     shortname = "tj",
     category = "lepton",
+    selectable = ".status.phase",
     namespaced,
     status = "TrainingJobStatus",
     derive = "PartialEq",

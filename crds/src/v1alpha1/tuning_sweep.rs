@@ -23,6 +23,7 @@ use super::training_job::TrainingJobSpec;
     singular = "tuningsweep",
     shortname = "ts",
     category = "lepton",
+    selectable = ".status.phase",
     namespaced,
     status = "TuningSweepStatus",
     derive = "PartialEq",
