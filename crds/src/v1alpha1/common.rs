@@ -294,7 +294,8 @@ pub struct Hyperparameters {
     #[schemars(range(min = 1, max = 65536))]
     pub batch_size: Option<u32>,
 
-    /// Optimizer (linear, mlp). Default: adam.
+    /// Optimizer (linear, mlp): `adam` (AdamW, with decoupled weight decay) or `sgd` (with
+    /// momentum 0.9). Default: adam.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimizer: Option<Optimizer>,
 
@@ -304,7 +305,7 @@ pub struct Hyperparameters {
     #[schemars(length(min = 1, max = 8), inner(range(min = 1, max = 4096)))]
     pub hidden_layers: Option<Vec<u32>>,
 
-    /// Activation of the hidden layers (mlp). Default: relu.
+    /// Activation of the hidden layers (mlp): `relu`, `tanh` or `gelu`. Default: relu.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation: Option<Activation>,
 

@@ -160,7 +160,9 @@ pub struct SweepModelSelection {
     #[schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))]
     pub name: String,
 
-    /// Selection policy. Default: best.
+    /// Selection policy: `best` (the best objective), `fastestWithin` (the lowest inference
+    /// latency among trials within `tolerance` of the best) or `cheapestWithin` (the lowest
+    /// training cost among them). Default: best.
     #[serde(default)]
     pub select: SelectionPolicy,
 
@@ -238,7 +240,9 @@ pub enum ExecutionProvider {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServingRuntime {
-    /// Execution provider. Default: cpu.
+    /// Execution provider: `cpu`, or `cuda` (needs `resources.gpus`; when no GPU is usable the
+    /// server falls back to CPU and says so in `status.executionProvider` and the Degraded
+    /// condition). Default: cpu.
     #[serde(default)]
     pub execution_provider: ExecutionProvider,
 

@@ -280,7 +280,8 @@ pub struct Imputation {
     #[serde(default = "default_true")]
     pub enabled: bool,
 
-    /// Value used for missing numeric cells. Default: median.
+    /// Value used for missing numeric cells: `median`, `mean` or `zero` (statistics of the
+    /// training split). Default: median.
     #[serde(default)]
     pub numeric: NumericImputation,
 
@@ -407,8 +408,9 @@ pub enum ClassWeights {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.family == 'auto' || !has(self.candidates)").message("candidates applies only to family auto: remove candidates or set family to auto").field_path(".candidates"))]
 pub struct ModelSpec {
-    /// Model family. `auto` trains each of `candidates` within the job's time budget and keeps
-    /// the best on the validation metric. Default: auto.
+    /// Model family: `linear` (logistic or linear regression), `mlp` (multi-layer perceptron),
+    /// `gbdt` (gradient-boosted decision trees), or `auto`, which trains each of `candidates`
+    /// within the job's time budget and keeps the best on the validation metric. Default: auto.
     #[serde(default)]
     pub family: ModelFamily,
 

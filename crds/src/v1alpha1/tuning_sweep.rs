@@ -74,8 +74,9 @@ pub struct TuningSweepSpec {
     pub objective: Objective,
 
     /// Secondary objectives, always minimised, that span the Pareto front with the objective
-    /// (at most 4 distinct entries). ModelDeployments choose along this front. Default: cost,
-    /// latency.
+    /// (at most 4 distinct entries): `cost` (training cost), `latency` (median single-row
+    /// inference latency), `modelSize` (bytes of `model.onnx`) and `trainingTime` (wall clock).
+    /// ModelDeployments choose along this front. Default: cost, latency.
     #[serde(default = "default_pareto_objectives")]
     #[schemars(length(max = 4))]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
@@ -192,7 +193,12 @@ pub enum AlgorithmType {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Algorithm {
-    /// Algorithm. Default: random.
+    /// Algorithm: `grid` (every combination of the parameters' grid points), `random`
+    /// (independent draws, log-uniform for `scale: log`), `tpe` (tree-structured Parzen
+    /// estimator: random at first, then draws where good trials were), `asha` (asynchronous
+    /// successive halving: trials start at low `fidelity` and the best third, by default, are
+    /// promoted) or `hyperband` (successive halving over several brackets, trading many short
+    /// trials against few long ones). Default: random.
     #[serde(default, rename = "type")]
     pub type_: AlgorithmType,
 
@@ -461,10 +467,14 @@ pub enum Scale {
 #[x_kube(validation = Rule::new("self.scale != 'log' || (has(self.min) && self.min > 0.0)").message("scale log needs min greater than 0").field_path(".min"))]
 #[x_kube(validation = Rule::new("!(self.name in ['family', 'optimizer', 'activation', 'hiddenLayers']) || self.type == 'categorical'").message("family, optimizer, activation and hiddenLayers must have type categorical").field_path(".type"))]
 pub struct ParameterSpec {
-    /// Hyperparameter this dimension sets in each trial.
+    /// Hyperparameter this dimension sets in each trial: `family`, or the name of one of
+    /// `spec.model.hyperparameters` in the template (for example `learningRate`). `family`,
+    /// `optimizer`, `activation` and `hiddenLayers` are categorical; `hiddenLayers` values are
+    /// comma-separated widths such as `64,32`.
     pub name: TunableParameter,
 
-    /// Type of the values.
+    /// Type of the values: `double` (a real number in [min, max]), `int` (a whole number in
+    /// [min, max]) or `categorical` (one of `values`).
     #[serde(rename = "type")]
     pub type_: ParameterType,
 
@@ -476,7 +486,8 @@ pub struct ParameterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
 
-    /// Sampling scale of [min, max]. Default: linear.
+    /// Sampling scale of [min, max]: `linear`, or `log` (even on log(min)..log(max); needs
+    /// min > 0; suits learning rates and penalties). Default: linear.
     #[serde(default)]
     pub scale: Scale,
 
@@ -587,7 +598,8 @@ pub struct TuningSweepStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<f64>,
 
-    /// Why the sweep finished.
+    /// Why the sweep finished: GoalReached, MaxTrialsReached, SearchSpaceExhausted,
+    /// TimeBudgetExhausted, CostBudgetExhausted or TooManyFailedTrials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<FinishReason>,
 }
