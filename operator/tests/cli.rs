@@ -27,6 +27,9 @@ fn an_unknown_command_fails_with_usage() {
     let out = operator(&["reconcile-everything"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unknown command `reconcile-everything`"), "{stderr}");
+    assert!(
+        stderr.contains("unknown command `reconcile-everything`"),
+        "{stderr}"
+    );
     assert!(stderr.contains("usage: lepton-operator"), "{stderr}");
 }
