@@ -461,6 +461,17 @@ mod tests {
     }
 
     #[test]
+    fn a_crd_without_a_schema_is_refused() {
+        let mut crd = crate::generate::crds().remove(0);
+        crd.spec.versions[0].schema = None;
+        let error = CrdValidator::new(&crd).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "CRD trainingjobs.lepton.ai has no openAPIV3Schema"
+        );
+    }
+
+    #[test]
     fn dns_subdomains() {
         assert!(is_dns_subdomain("credit-default"));
         assert!(is_dns_subdomain("a.b-c.d"));
