@@ -78,6 +78,8 @@ pub struct CrdValidator {
     schema: Value,
     json_schema: jsonschema::Validator,
     cel_rules: CompiledSchema,
+    // Built once: creating a CEL context registers every Kubernetes CEL function.
+    cel: Validator,
 }
 
 impl fmt::Debug for CrdValidator {
@@ -120,6 +122,7 @@ impl CrdValidator {
             schema,
             json_schema,
             cel_rules,
+            cel: Validator::new(),
         })
     }
 
@@ -157,7 +160,8 @@ impl CrdValidator {
             // Stored objects were defaulted when they were written.
             let old = old.map(|o| apply_defaults(&self.schema, o));
             if let Err(cel_errors) =
-                Validator::new().validate_compiled(&self.cel_rules, &defaulted, old.as_ref())
+                self.cel
+                    .validate_compiled(&self.cel_rules, &defaulted, old.as_ref())
             {
                 errors.extend(cel_errors.iter().map(messages::from_cel_error));
             }
@@ -200,11 +204,15 @@ impl CrdValidator {
     }
 }
 
-/// Validators for every Lepton kind, from the generated CRDs.
+/// Validators for every Lepton kind, from the CRDs exactly as `make crds` writes them.
 pub fn lepton_validators() -> Vec<CrdValidator> {
     crate::generate::crds()
         .iter()
-        .map(|crd| CrdValidator::new(crd).expect("Lepton's own CRDs compile"))
+        .map(|crd| {
+            let installed = serde_json::from_value(crate::generate::crd_json(crd))
+                .expect("a tidied CRD is still a CRD");
+            CrdValidator::new(&installed).expect("Lepton's own CRDs compile")
+        })
         .collect()
 }
 
@@ -468,6 +476,38 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "CRD trainingjobs.lepton.ai has no openAPIV3Schema"
+        );
+    }
+
+    #[test]
+    fn a_schema_that_does_not_compile_is_refused() {
+        let mut crd = crate::generate::crds().remove(0);
+        let mut schema = serde_json::to_value(
+            crd.spec.versions[0]
+                .schema
+                .as_ref()
+                .unwrap()
+                .open_api_v3_schema
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap();
+        schema["properties"]["spec"]["properties"]["data"]["properties"]["target"]["pattern"] =
+            json!("([unclosed");
+        crd.spec.versions[0]
+            .schema
+            .as_mut()
+            .unwrap()
+            .open_api_v3_schema = Some(serde_json::from_value(schema).unwrap());
+        let error = CrdValidator::new(&crd).unwrap_err();
+        assert!(
+            matches!(error, SchemaError::InvalidSchema { .. }),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("CRD trainingjobs.lepton.ai: schema does not compile")
         );
     }
 
