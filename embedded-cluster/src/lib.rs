@@ -1,0 +1,1 @@
+//! An in-process, Kubernetes-compatible API server and a local executor.
