@@ -79,7 +79,14 @@ pub async fn store(
             });
         }
         Location::S3 { bucket, key } => {
-            s3::put(bucket, key, bytes::Bytes::copy_from_slice(bytes), &shown, config).await?;
+            s3::put(
+                bucket,
+                key,
+                bytes::Bytes::copy_from_slice(bytes),
+                &shown,
+                config,
+            )
+            .await?;
         }
     }
     tracing::info!(location = %shown, bytes = bytes.len(), "stored artifact");

@@ -267,7 +267,8 @@ mod tests {
 
     #[test]
     fn bad_environment_is_an_error() {
-        let err = SourceConfig::from_env_with(env(&[("LEPTON_MAX_DATA_BYTES", "big")])).unwrap_err();
+        let err =
+            SourceConfig::from_env_with(env(&[("LEPTON_MAX_DATA_BYTES", "big")])).unwrap_err();
         assert_eq!(err.reason(), "InvalidConfig");
         assert!(err.to_string().contains("LEPTON_MAX_DATA_BYTES"));
         let err = SourceConfig::from_env_with(env(&[("AWS_ACCESS_KEY_ID", "id")])).unwrap_err();

@@ -8,7 +8,11 @@ use tokio::io::AsyncReadExt;
 use super::{SourceConfig, SourceError};
 
 /// The file-system path of a claim's directory and of a path inside it.
-pub(crate) fn pvc_paths(config: &SourceConfig, claim: &str, components: &[String]) -> (PathBuf, PathBuf) {
+pub(crate) fn pvc_paths(
+    config: &SourceConfig,
+    claim: &str,
+    components: &[String],
+) -> (PathBuf, PathBuf) {
     let claim_root = config.pvc_root.join(claim);
     let mut path = claim_root.clone();
     // Components were checked at parsing: none is empty, `.` or `..`.

@@ -61,7 +61,11 @@ impl Location {
         match self {
             Location::File(_) => "file",
             Location::Pvc { .. } => "pvc",
-            Location::Http(url) if url.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("https")) => {
+            Location::Http(url)
+                if url
+                    .get(..5)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("https")) =>
+            {
                 "https"
             }
             Location::Http(_) => "http",
@@ -125,14 +129,19 @@ impl fmt::Debug for Location {
 /// from the first `?` or `#` are removed, and a removed query is shown as `?<redacted>`.
 pub fn redact(raw: &str) -> String {
     let (head, had_query) = match raw.find(['?', '#']) {
-        Some(at) => (raw.get(..at).unwrap_or(raw), raw.get(at..).is_some_and(|t| t.starts_with('?'))),
+        Some(at) => (
+            raw.get(..at).unwrap_or(raw),
+            raw.get(at..).is_some_and(|t| t.starts_with('?')),
+        ),
         None => (raw, false),
     };
     let head = match head.split_once("://") {
         Some((scheme, rest)) => {
             let authority_end = rest.find('/').unwrap_or(rest.len());
             let (authority, path) = rest.split_at(authority_end);
-            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
             format!("{scheme}://{host}{path}")
         }
         None => head.to_owned(),
@@ -214,7 +223,10 @@ fn parse_s3(rest: &str) -> Result<Location, &'static str> {
         );
     }
     // Dot segments would be resolved away by URL parsing and break the request signature.
-    if key.split('/').any(|segment| segment == "." || segment == "..") {
+    if key
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
         return Err("S3 keys with `.` or `..` path segments are not supported: rename the object");
     }
     Ok(Location::S3 {

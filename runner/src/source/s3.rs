@@ -38,10 +38,15 @@ fn object_url(config: &SourceConfig, bucket: &str, key: &str) -> Result<ObjectUr
         setting: setting.to_owned(),
         detail,
     };
-    let mut url = Url::parse(&base)
-        .map_err(|e| invalid(format!("`{base}` is not a URL ({e}): write it like https://minio.example:9000")))?;
+    let mut url = Url::parse(&base).map_err(|e| {
+        invalid(format!(
+            "`{base}` is not a URL ({e}): write it like https://minio.example:9000"
+        ))
+    })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(invalid(format!("`{base}` must be an http:// or https:// URL with a host")));
+        return Err(invalid(format!(
+            "`{base}` must be an http:// or https:// URL with a host"
+        )));
     }
     let encoded_key = sigv4::uri_encode(key, true);
     let prefix = url.path().trim_end_matches('/').to_owned();
@@ -128,7 +133,13 @@ pub(crate) async fn get(
     let target = object_url(config, bucket, key)?;
     let client = http::client(config, false)?;
     http::with_retries(config, shown, |n| {
-        let request = signed(&client, config, Method::GET, &target, sigv4::EMPTY_PAYLOAD_SHA256);
+        let request = signed(
+            &client,
+            config,
+            Method::GET,
+            &target,
+            sigv4::EMPTY_PAYLOAD_SHA256,
+        );
         async move {
             let response = request
                 .send()
@@ -155,8 +166,8 @@ pub(crate) async fn put(
     let client = http::client(config, false)?;
     let payload_sha256 = sigv4::sha256_hex(&body);
     http::with_retries(config, shown, |n| {
-        let request = signed(&client, config, Method::PUT, &target, &payload_sha256)
-            .body(body.clone());
+        let request =
+            signed(&client, config, Method::PUT, &target, &payload_sha256).body(body.clone());
         async move {
             let response = request
                 .send()
@@ -209,7 +220,14 @@ fn s3_error(
             location,
             bucket: bucket.to_owned(),
         },
-        (_, Some(code @ ("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException")))
+        (
+            _,
+            Some(
+                code @ ("PermanentRedirect"
+                | "AuthorizationHeaderMalformed"
+                | "IllegalLocationConstraintException"),
+            ),
+        )
         | (301, Some(code)) => SourceError::S3WrongRegion {
             location,
             region: config.s3_region().to_owned(),
@@ -241,7 +259,9 @@ fn error_code(body: &[u8]) -> Option<String> {
     let code = rest.get(..rest.find("</Code>")?)?.trim();
     let plain = !code.is_empty()
         && code.len() <= 64
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
     plain.then(|| code.to_owned())
 }
 
@@ -273,22 +293,32 @@ mod tests {
         assert_eq!(minio.url.as_str(), "http://minio:9000/bucket/k");
         assert_eq!(minio.host, "minio:9000");
 
-        let vhost = object_url(&config(Some("https://store.example"), Some(false)), "b-1", "k")
-            .unwrap();
+        let vhost = object_url(
+            &config(Some("https://store.example"), Some(false)),
+            "b-1",
+            "k",
+        )
+        .unwrap();
         assert_eq!(vhost.url.as_str(), "https://b-1.store.example/k");
         assert_eq!(vhost.host, "b-1.store.example");
 
         let dotted = object_url(&config(None, None), "my.bucket", "k").unwrap();
-        assert_eq!(dotted.url.as_str(), "https://s3.eu-west-1.amazonaws.com/my.bucket/k");
+        assert_eq!(
+            dotted.url.as_str(),
+            "https://s3.eu-west-1.amazonaws.com/my.bucket/k"
+        );
 
-        let err = object_url(&config(Some("minio:9000"), None), "bucket", "k").err().unwrap();
+        let err = object_url(&config(Some("minio:9000"), None), "bucket", "k")
+            .err()
+            .unwrap();
         assert_eq!(err.reason(), "InvalidConfig");
         assert!(err.to_string().contains("s3.endpoint"), "{err}");
     }
 
     #[test]
     fn error_codes() {
-        let body = b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>x</Message></Error>";
+        let body =
+            b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>x</Message></Error>";
         assert_eq!(error_code(body).as_deref(), Some("NoSuchKey"));
         assert_eq!(error_code(b"<Code></Code>"), None);
         assert_eq!(error_code(b"<Code>a<b</Code>"), None);
@@ -296,7 +326,15 @@ mod tests {
         assert_eq!(error_code(&[0xff, 0xfe]), None);
         let c = config(None, None);
         let reason = |status: u16, code: Option<&str>| {
-            s3_error(StatusCode::from_u16(status).unwrap(), code, "b", "s3://b/k", &c, 1).reason()
+            s3_error(
+                StatusCode::from_u16(status).unwrap(),
+                code,
+                "b",
+                "s3://b/k",
+                &c,
+                1,
+            )
+            .reason()
         };
         assert_eq!(reason(404, Some("NoSuchKey")), "S3NoSuchKey");
         assert_eq!(reason(404, None), "S3NoSuchKey");
@@ -304,7 +342,10 @@ mod tests {
         assert_eq!(reason(403, Some("SignatureDoesNotMatch")), "S3AccessDenied");
         assert_eq!(reason(403, Some("InvalidAccessKeyId")), "S3AccessDenied");
         assert_eq!(reason(301, None), "S3WrongRegion");
-        assert_eq!(reason(400, Some("AuthorizationHeaderMalformed")), "S3WrongRegion");
+        assert_eq!(
+            reason(400, Some("AuthorizationHeaderMalformed")),
+            "S3WrongRegion"
+        );
         assert_eq!(reason(503, Some("SlowDown")), "S3Error");
     }
 }

@@ -51,7 +51,12 @@ impl SigningScope<'_> {
 
     /// The credential scope: `date/region/service/aws4_request`.
     pub fn credential_scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date(), self.region, self.service)
+        format!(
+            "{}/{}/{}/aws4_request",
+            self.date(),
+            self.region,
+            self.service
+        )
     }
 }
 
