@@ -162,7 +162,6 @@ fn header_names(record: &ByteRecord, ctx: &Context<'_>) -> Result<Vec<String>, T
             .map_err(|_| TableError::InvalidUtf8 {
                 location: location.clone(),
                 place: format!("the name of column {position} in the header (line 1)"),
-                byte_offset: ctx.bom_len + record.position().map_or(0, |p| p.byte()),
             })?
             .trim_ascii()
             .to_owned();
@@ -238,10 +237,10 @@ fn cell_text<'r>(
     std::str::from_utf8(field).map_err(|_| TableError::InvalidUtf8 {
         location: ctx.options.location.clone(),
         place: format!(
-            "data row {row} (line {}), column `{name}`",
-            line_of(record)
+            "data row {row} (line {}, from byte {}), column `{name}`",
+            line_of(record),
+            ctx.bom_len + record.position().map_or(0, |p| p.byte())
         ),
-        byte_offset: ctx.bom_len + record.position().map_or(0, |p| p.byte()),
     })
 }
 

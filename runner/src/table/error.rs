@@ -6,7 +6,9 @@
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     /// The file has no content.
-    #[error("`{location}` is empty: it has no header and no rows; check that the right file was uploaded")]
+    #[error(
+        "`{location}` is empty: it has no header and no rows; check that the right file was uploaded"
+    )]
     EmptyData {
         /// The location (redacted).
         location: String,
@@ -43,16 +45,12 @@ pub enum TableError {
     },
 
     /// A cell (or header name) is not valid UTF-8.
-    #[error(
-        "`{location}`: {place} is not valid UTF-8 (byte offset {byte_offset} in the file); re-save the file as UTF-8"
-    )]
+    #[error("`{location}`: {place} is not valid UTF-8; re-save the file as UTF-8")]
     InvalidUtf8 {
         /// The location (redacted).
         location: String,
-        /// Which cell, e.g. "data row 3 (line 4), column `name`".
+        /// Which cell, e.g. "data row 3 (line 4, from byte 52), column `name`".
         place: String,
-        /// Offset of the first invalid byte in the (decompressed) file, when known.
-        byte_offset: u64,
     },
 
     /// Two columns have the same name.
@@ -100,7 +98,9 @@ pub enum TableError {
     },
 
     /// The gzip stream is damaged or truncated.
-    #[error("`{location}` is not a valid gzip file ({detail}); re-compress it, or upload it uncompressed")]
+    #[error(
+        "`{location}` is not a valid gzip file ({detail}); re-compress it, or upload it uncompressed"
+    )]
     CorruptGzip {
         /// The location (redacted).
         location: String,
@@ -109,7 +109,9 @@ pub enum TableError {
     },
 
     /// The Parquet file is damaged or not Parquet at all.
-    #[error("`{location}` is not a readable Parquet file ({detail}); re-export it, or set data.format to match the file")]
+    #[error(
+        "`{location}` is not a readable Parquet file ({detail}); re-export it, or set data.format to match the file"
+    )]
     CorruptParquet {
         /// The location (redacted).
         location: String,
@@ -129,7 +131,9 @@ pub enum TableError {
     },
 
     /// More data rows than allowed.
-    #[error("`{location}` has more than {limit} data rows; sample the data, or raise the row limit")]
+    #[error(
+        "`{location}` has more than {limit} data rows; sample the data, or raise the row limit"
+    )]
     TooManyRows {
         /// The location (redacted).
         location: String,

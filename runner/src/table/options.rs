@@ -76,11 +76,7 @@ impl ReadOptions {
 
     /// The lower-cased last path segment of the location, without query or fragment.
     pub(crate) fn file_name(&self) -> String {
-        let path = self
-            .location
-            .split(['?', '#'])
-            .next()
-            .unwrap_or_default();
+        let path = self.location.split(['?', '#']).next().unwrap_or_default();
         path.rsplit('/')
             .next()
             .unwrap_or_default()
@@ -137,7 +133,9 @@ pub(crate) fn resolve_format(options: &ReadOptions, bytes: &[u8]) -> Resolved {
                 Resolved::Parquet
             } else if bytes.starts_with(GZIP_MAGIC) {
                 Resolved::Csv
-            } else if options.file_name().ends_with(".parquet") || options.file_name().ends_with(".pq") {
+            } else if options.file_name().ends_with(".parquet")
+                || options.file_name().ends_with(".pq")
+            {
                 Resolved::Parquet
             } else {
                 Resolved::Csv
@@ -161,11 +159,24 @@ mod tests {
         assert_eq!(read("\t").unwrap().effective_delimiter(), b'\t');
         assert_eq!(read("\\t").unwrap().effective_delimiter(), b'\t');
         for bad in ["", "ab", "\"", "\n", "é"] {
-            assert_eq!(read(bad).unwrap_err().reason(), "InvalidDelimiter", "{bad:?}");
+            assert_eq!(
+                read(bad).unwrap_err().reason(),
+                "InvalidDelimiter",
+                "{bad:?}"
+            );
         }
-        assert_eq!(ReadOptions::new("s3://b/t.TSV").effective_delimiter(), b'\t');
-        assert_eq!(ReadOptions::new("s3://b/t.tsv.gz").effective_delimiter(), b'\t');
-        assert_eq!(ReadOptions::new("https://h/t.csv?x=a.tsv").effective_delimiter(), b',');
+        assert_eq!(
+            ReadOptions::new("s3://b/t.TSV").effective_delimiter(),
+            b'\t'
+        );
+        assert_eq!(
+            ReadOptions::new("s3://b/t.tsv.gz").effective_delimiter(),
+            b'\t'
+        );
+        assert_eq!(
+            ReadOptions::new("https://h/t.csv?x=a.tsv").effective_delimiter(),
+            b','
+        );
     }
 
     #[test]

@@ -47,7 +47,11 @@ mod tests {
     fn closed_quotes_pass() {
         assert_eq!(scan(b"a,b\n\"x,\ny\",2\n", b','), None);
         assert_eq!(scan(b"a\n\"say \"\"hi\"\"\"\n", b','), None);
-        assert_eq!(scan(b"a,b\n5\" disk,2\n", b','), None, "a quote inside an unquoted field is literal");
+        assert_eq!(
+            scan(b"a,b\n5\" disk,2\n", b','),
+            None,
+            "a quote inside an unquoted field is literal"
+        );
         assert_eq!(scan(b"a,b\n\"x\"y,2\n", b','), None);
         assert_eq!(scan(b"", b','), None);
     }
@@ -56,6 +60,10 @@ mod tests {
     fn open_quotes_are_found_with_their_line() {
         assert_eq!(scan(b"a,b\n1,2\n\"oops,3\n4,5\n", b','), Some(3));
         assert_eq!(scan(b"a;\"b\n", b';'), Some(1));
-        assert_eq!(scan(b"a\n\"x\"\"\n", b','), Some(2), "an escaped quote does not close");
+        assert_eq!(
+            scan(b"a\n\"x\"\"\n", b','),
+            Some(2),
+            "an escaped quote does not close"
+        );
     }
 }
