@@ -203,8 +203,10 @@ impl Builder {
                 Err(e) => {
                     return Err(TableError::InvalidUtf8 {
                         location: options.location.clone(),
-                        place: format!("data row {row}, column `{column}` (binary)"),
-                        byte_offset: e.valid_up_to() as u64,
+                        place: format!(
+                            "data row {row}, column `{column}` (binary, from byte {} of the value)",
+                            e.valid_up_to()
+                        ),
                     });
                 }
             },
@@ -295,7 +297,11 @@ fn decimal_to_f64(be_bytes: &[u8], scale: i32) -> f64 {
             let byte = if negative { !byte } else { *byte };
             acc * 256.0 + f64::from(byte)
         });
-        if negative { -(magnitude + 1.0) } else { magnitude }
+        if negative {
+            -(magnitude + 1.0)
+        } else {
+            magnitude
+        }
     };
     unscaled / 10f64.powi(scale)
 }
@@ -310,7 +316,11 @@ fn time_text(micros: i64, digits: usize) -> String {
     let micros = micros.rem_euclid(86_400_000_000);
     let secs = micros / 1_000_000;
     let fraction = micros % 1_000_000;
-    let fraction = if digits == 3 { fraction / 1000 } else { fraction };
+    let fraction = if digits == 3 {
+        fraction / 1000
+    } else {
+        fraction
+    };
     format!(
         "{:02}:{:02}:{:02}.{fraction:0digits$}",
         secs / 3600,
@@ -350,6 +360,9 @@ mod tests {
         assert_eq!(date_text(-1), "1969-12-31");
         assert_eq!(time_text(3_723_004_000, 3), "01:02:03.004");
         assert_eq!(timestamp_text(-1, 6), "1969-12-31T23:59:59.999999Z");
-        assert_eq!(timestamp_text(1_369_353_600_000_000, 3), "2013-05-24T00:00:00.000Z");
+        assert_eq!(
+            timestamp_text(1_369_353_600_000_000, 3),
+            "2013-05-24T00:00:00.000Z"
+        );
     }
 }
