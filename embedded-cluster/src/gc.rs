@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use crate::api::{DeleteOptions, Txn, WriteOptions};
+use crate::api::{DeleteOptions, ManagedMode, Txn, WriteOptions};
 use crate::meta;
 use crate::resources::Propagation;
 use crate::store::{GcTask, ObjectKey};
@@ -132,7 +132,10 @@ impl Txn<'_> {
                 self.rewrite(&dependent, |o| meta::remove_owner_ref(o, &uid));
             }
             self.rewrite(key, |o| {
-                let left: Vec<String> = meta::finalizers(o).into_iter().filter(|f| f != ORPHAN).collect();
+                let left: Vec<String> = meta::finalizers(o)
+                    .into_iter()
+                    .filter(|f| f != ORPHAN)
+                    .collect();
                 meta::set_finalizers(o, &left);
             });
         }
@@ -162,7 +165,10 @@ impl Txn<'_> {
         });
         if !blocked {
             self.rewrite(key, |o| {
-                let left: Vec<String> = meta::finalizers(o).into_iter().filter(|f| f != FOREGROUND).collect();
+                let left: Vec<String> = meta::finalizers(o)
+                    .into_iter()
+                    .filter(|f| f != FOREGROUND)
+                    .collect();
                 meta::set_finalizers(o, &left);
             });
         }
@@ -180,7 +186,7 @@ impl Txn<'_> {
         let mut new = (*old).clone();
         change(&mut new);
         let opts = WriteOptions::internal(MANAGER);
-        if let Err(error) = self.finish_update(&rt, key, old, new, &opts, crate::api::ManagedMode::Update) {
+        if let Err(error) = self.finish_update(&rt, key, old, new, &opts, ManagedMode::Update) {
             tracing::warn!(?key, message = %error.message, "garbage collection could not update an object");
         }
     }

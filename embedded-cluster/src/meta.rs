@@ -17,11 +17,6 @@ pub(crate) fn format_time(at: jiff::Timestamp) -> String {
         .unwrap_or_else(|_| at.to_string())
 }
 
-/// Parses a `metav1.Time`.
-pub(crate) fn parse_time(text: &str) -> Option<jiff::Timestamp> {
-    text.parse().ok()
-}
-
 /// A pseudo-random 64-bit number: unique per call within the process and different between
 /// processes. Names and uids only need to be unlikely to collide, not to be secret.
 pub(crate) fn random_u64() -> u64 {
@@ -113,16 +108,6 @@ pub(crate) fn namespace(object: &Value) -> &str {
 /// `metadata.uid`, empty when missing.
 pub(crate) fn uid(object: &Value) -> &str {
     meta_str(object, "uid").unwrap_or_default()
-}
-
-/// `metadata.labels` as pairs of strings; non-string values are skipped.
-pub(crate) fn labels(object: &Value) -> impl Iterator<Item = (&str, &str)> {
-    metadata(object)
-        .and_then(|m| m.get("labels"))
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
 }
 
 /// A label's value.
@@ -253,7 +238,7 @@ mod tests {
     fn times_are_whole_seconds() {
         let t = now();
         assert!(t.ends_with('Z') && !t.contains('.'), "{t}");
-        assert!(parse_time(&t).is_some());
+        assert!(t.parse::<jiff::Timestamp>().is_ok());
     }
 
     #[test]

@@ -198,14 +198,6 @@ impl Registry {
     pub fn all(&self) -> &[Arc<ResourceType>] {
         &self.types
     }
-
-    /// The kind an `apiVersion` and `kind` pair names.
-    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceType>> {
-        self.types
-            .iter()
-            .find(|t| t.kind == kind && t.api_version() == api_version)
-            .cloned()
-    }
 }
 
 fn builtin_types() -> Vec<ResourceType> {
@@ -272,7 +264,12 @@ fn builtin_types() -> Vec<ResourceType> {
         .with_short_names(&["hpa"]),
         ResourceType::builtin("coordination.k8s.io", "v1", "Lease", "leases"),
         ResourceType::builtin("rbac.authorization.k8s.io", "v1", "Role", "roles"),
-        ResourceType::builtin("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
+        ResourceType::builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "RoleBinding",
+            "rolebindings",
+        ),
         ResourceType::builtin("events.k8s.io", "v1", "Event", "events").with_fields(&[
             "regarding.kind",
             "regarding.namespace",
@@ -300,9 +297,18 @@ mod tests {
         assert!(tj.selectable("status.phase"));
         assert!(!tj.selectable("spec.data"));
         assert_eq!(tj.group_resource(), "trainingjobs.lepton.ai");
-        let pod = registry.by_kind("v1", "Pod").expect("pods served");
+        let pod = registry.by_plural("", "v1", "pods").expect("pods served");
         assert_eq!(pod.group_resource(), "pods");
-        assert!(registry.by_kind("lepton.ai/v1alpha1", "ModelDeployment").is_some());
-        assert!(registry.by_kind("lepton.ai/v1alpha1", "TuningSweep").is_some());
+        assert!(registry.by_group_resource("jobs.batch").is_some());
+        assert!(
+            registry
+                .by_group_resource("modeldeployments.lepton.ai")
+                .is_some()
+        );
+        assert!(
+            registry
+                .by_group_resource("tuningsweeps.lepton.ai")
+                .is_some()
+        );
     }
 }

@@ -107,7 +107,7 @@ impl StatusError {
     pub fn apply_conflicts(rt: &ResourceType, name: &str, conflicts: &[(String, String)]) -> Self {
         let described: Vec<String> = conflicts
             .iter()
-            .map(|(manager, field)| format!("conflict with \"{manager}\": {field}"))
+            .map(|(manager, field)| format!("conflict with {manager}: {field}"))
             .collect();
         let message = if let [only] = described.as_slice() {
             format!("Apply failed with 1 conflict: {only}")
@@ -123,7 +123,7 @@ impl StatusError {
             .map(|(manager, field)| {
                 json!({
                     "reason": "FieldManagerConflict",
-                    "message": format!("conflict with \"{manager}\""),
+                    "message": format!("conflict with {manager}"),
                     "field": field,
                 })
             })
@@ -141,7 +141,11 @@ impl StatusError {
             .collect();
         let message = match summary.as_slice() {
             [only] => format!("{} \"{name}\" is invalid: {only}", rt.kind_group()),
-            all => format!("{} \"{name}\" is invalid: [{}]", rt.kind_group(), all.join(", ")),
+            all => format!(
+                "{} \"{name}\" is invalid: [{}]",
+                rt.kind_group(),
+                all.join(", ")
+            ),
         };
         let mut details = rt.details(name);
         details["kind"] = Value::from(rt.kind.clone());
@@ -181,15 +185,6 @@ impl StatusError {
         error
     }
 
-    pub fn forbidden(rt: &ResourceType, name: &str, why: &str) -> Self {
-        Self::new(
-            403,
-            "Forbidden",
-            format!("{} \"{name}\" is forbidden: {why}", rt.group_resource()),
-        )
-        .with_details(rt.details(name))
-    }
-
     pub fn method_not_allowed(what: &str) -> Self {
         Self::new(
             405,
@@ -202,7 +197,9 @@ impl StatusError {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type:?})"
+            ),
         )
     }
 

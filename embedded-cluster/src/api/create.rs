@@ -31,7 +31,9 @@ impl Txn<'_> {
         check_type_meta(rt, &object)?;
         check_identity(rt, &object, namespace, None)?;
         let namespace = if rt.namespaced { namespace } else { "" };
-        let preset = meta::metadata(&object).and_then(|m| m.get("managedFields")).cloned();
+        let preset = meta::metadata(&object)
+            .and_then(|m| m.get("managedFields"))
+            .cloned();
         let fields = meta::metadata_mut(&mut object);
         if fields
             .get("resourceVersion")
@@ -86,7 +88,9 @@ impl Txn<'_> {
         }
         match mode {
             ManagedMode::Update => {
-                let scope = Scope::Main { skip_status: rt.status };
+                let scope = Scope::Main {
+                    skip_status: rt.status,
+                };
                 managed::record_update(None, &mut object, &opts.manager, None, scope);
             }
             ManagedMode::Preset => {
@@ -154,7 +158,8 @@ fn check_name(rt: &ResourceType, name: &str) -> Result<(), &'static str> {
     let label = |n: &str| {
         !n.is_empty()
             && n.len() <= 63
-            && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !n.starts_with('-')
             && !n.ends_with('-')
     };

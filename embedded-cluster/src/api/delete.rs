@@ -46,7 +46,10 @@ impl DeleteOptions {
                 .map(str::to_owned)
         };
         self.precondition_uid = self.precondition_uid.take().or_else(|| text("uid"));
-        self.precondition_rv = self.precondition_rv.take().or_else(|| text("resourceVersion"));
+        self.precondition_rv = self
+            .precondition_rv
+            .take()
+            .or_else(|| text("resourceVersion"));
         if let Some(Value::Array(modes)) = body.get("dryRun") {
             self.dry_run |= modes.iter().any(|m| m == "All");
         }

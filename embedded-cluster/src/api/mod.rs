@@ -10,6 +10,7 @@ mod update;
 
 use serde_json::Value;
 
+pub(crate) use create::ManagedMode;
 pub(crate) use delete::DeleteOptions;
 pub(crate) use patch::PatchKind;
 
@@ -85,7 +86,9 @@ fn check_type_meta(rt: &ResourceType, body: &Value) -> Result<(), StatusError> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     if kind.is_empty() {
-        return Err(StatusError::bad_request("Object 'Kind' is missing in the body"));
+        return Err(StatusError::bad_request(
+            "Object 'Kind' is missing in the body",
+        ));
     }
     if api_version.is_empty() {
         return Err(StatusError::bad_request(
@@ -135,6 +138,16 @@ fn check_identity(
 }
 
 /// A field error as a 422.
-fn invalid_field(rt: &ResourceType, name: &str, reason: &str, field: &str, message: String) -> StatusError {
-    StatusError::invalid(rt, name, vec![(reason.to_owned(), field.to_owned(), message)])
+fn invalid_field(
+    rt: &ResourceType,
+    name: &str,
+    reason: &str,
+    field: &str,
+    message: String,
+) -> StatusError {
+    StatusError::invalid(
+        rt,
+        name,
+        vec![(reason.to_owned(), field.to_owned(), message)],
+    )
 }

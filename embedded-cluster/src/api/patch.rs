@@ -120,15 +120,16 @@ impl Txn<'_> {
         // Apply bodies are YAML; JSON is YAML too, and is what clients send.
         let applied: Value = match serde_json::from_slice(body) {
             Ok(value) => value,
-            Err(_) => serde_yaml_ng::from_slice(body).map_err(|e| {
-                StatusError::bad_request(format!("error decoding YAML: {e}"))
-            })?,
+            Err(_) => serde_yaml_ng::from_slice(body)
+                .map_err(|e| StatusError::bad_request(format!("error decoding YAML: {e}")))?,
         };
         check_type_meta(rt, &applied)?;
         check_identity(rt, &applied, &key.namespace, Some(&key.name))?;
         let scope = match opts.subresource {
             Some(Subresource::Status) => Scope::Status,
-            None => Scope::Main { skip_status: rt.status },
+            None => Scope::Main {
+                skip_status: rt.status,
+            },
         };
         let subresource = opts.subresource_name();
         let conflicts = |c: Vec<(String, String)>| StatusError::apply_conflicts(rt, &key.name, &c);
@@ -146,8 +147,15 @@ impl Txn<'_> {
         {
             return Err(StatusError::modified(rt, &key.name));
         }
-        let applied_result = apply(Some(&old), &applied, &opts.manager, force, scope, subresource)
-            .map_err(conflicts)?;
+        let applied_result = apply(
+            Some(&old),
+            &applied,
+            &opts.manager,
+            force,
+            scope,
+            subresource,
+        )
+        .map_err(conflicts)?;
         let managed_fields = meta::metadata(&applied_result)
             .and_then(|m| m.get("managedFields"))
             .cloned();

@@ -103,7 +103,9 @@ impl Txn<'_> {
         if mode == ManagedMode::Update {
             let scope = match opts.subresource {
                 Some(Subresource::Status) => Scope::Status,
-                None => Scope::Main { skip_status: rt.status },
+                None => Scope::Main {
+                    skip_status: rt.status,
+                },
             };
             managed::record_update(
                 Some(&old),

@@ -8,8 +8,25 @@ use super::fieldset::{FieldSet, Scope, display, fields_of, overlaps, remove_at, 
 use super::managed::{ManagedEntry, Operation, read, write};
 use crate::meta;
 
-/// A field another manager owns with a different value: (manager, `.path`).
+/// A field another manager owns with a different value: (the manager as the API server
+/// names it in messages, `.path`).
 pub(crate) type Conflict = (String, String);
+
+/// A manager as conflict messages name it: `"name"`, plus the subresource, and for an
+/// update the version and time of its write.
+fn describe(entry: &ManagedEntry) -> String {
+    let mut text = format!("{:?}", entry.manager);
+    if let Some(sub) = &entry.subresource {
+        text.push_str(&format!(" with subresource {sub:?}"));
+    }
+    if entry.operation == Operation::Update {
+        text.push_str(&format!(" using {}", entry.api_version));
+        if !entry.time.is_empty() {
+            text.push_str(&format!(" at {}", entry.time));
+        }
+    }
+    text
+}
 
 /// Applies `applied` by `manager` to `live` (an empty object when creating), returning the
 /// new object with its `managedFields`, or the conflicts.
@@ -31,7 +48,7 @@ pub(crate) fn apply(
         for path in &wanted {
             let clashes = entry.fields.iter().any(|q| overlaps(path, q));
             if clashes && value_at(applied, path) != value_at(live, path) {
-                let conflict = (entry.manager.clone(), display(path));
+                let conflict = (describe(entry), display(path));
                 if !conflicts.contains(&conflict) {
                     conflicts.push(conflict);
                 }
@@ -82,7 +99,9 @@ pub(crate) fn apply(
     };
     match mine {
         // Keep the old time when nothing changed, so that a repeated apply is a no-op.
-        Some(i) if entries[i].fields == entry.fields && entries[i].api_version == entry.api_version => {}
+        Some(i)
+            if entries[i].fields == entry.fields && entries[i].api_version == entry.api_version => {
+        }
         Some(i) => entries[i] = entry,
         None => entries.push(entry),
     }
@@ -192,7 +211,10 @@ mod tests {
         assert_eq!(read(&shared).len(), 2);
         // Different value: conflict naming the manager and field.
         let conflicts = apply(Some(&first), &deployment(3), "b", false, MAIN, None).unwrap_err();
-        assert_eq!(conflicts, vec![("a".to_owned(), ".spec.replicas".to_owned())]);
+        assert_eq!(
+            conflicts,
+            vec![("\"a\"".to_owned(), ".spec.replicas".to_owned())]
+        );
         // Forced: b takes the field.
         let forced = apply(Some(&first), &deployment(3), "b", true, MAIN, None).unwrap();
         assert_eq!(forced["spec"]["replicas"], 3);
@@ -215,7 +237,15 @@ mod tests {
     fn status_apply_touches_only_status() {
         let live = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 1}});
         let applied = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 9}, "status": {"readyReplicas": 1}});
-        let out = apply(Some(&live), &applied, "c", false, Scope::Status, Some("status")).unwrap();
+        let out = apply(
+            Some(&live),
+            &applied,
+            "c",
+            false,
+            Scope::Status,
+            Some("status"),
+        )
+        .unwrap();
         assert_eq!(out["spec"]["replicas"], 1);
         assert_eq!(out["status"]["readyReplicas"], 1);
     }

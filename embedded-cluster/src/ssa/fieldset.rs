@@ -23,8 +23,9 @@ pub(crate) enum Scope {
     Status,
 }
 
-/// The fields of `object` inside `scope`: the leaves of its maps (a list, a scalar or an
-/// empty map is a leaf). `null` values are not fields.
+/// The fields of `object` inside `scope`: the leaves of its maps (a list or a scalar is a
+/// leaf). `null` values and empty maps are not fields: an empty map in an applied
+/// configuration claims nothing, as with the API server.
 pub(crate) fn fields_of(object: &Value, scope: Scope) -> FieldSet {
     let mut out = FieldSet::new();
     let Some(root) = object.as_object() else {
@@ -57,7 +58,7 @@ pub(crate) fn fields_of(object: &Value, scope: Scope) -> FieldSet {
 fn leaves(value: &Value, path: &mut FieldPath, out: &mut FieldSet) {
     match value {
         Value::Null => {}
-        Value::Object(map) if !map.is_empty() => {
+        Value::Object(map) => {
             for (key, child) in map {
                 path.push(key.clone());
                 leaves(child, path, out);
@@ -197,7 +198,6 @@ mod tests {
             p("metadata.labels.app"),
             p("spec.replicas"),
             p("spec.template.containers"),
-            p("spec.empty"),
         ]
         .into_iter()
         .collect();
@@ -208,9 +208,14 @@ mod tests {
 
     #[test]
     fn fields_v1_round_trip() {
-        let set: FieldSet = [p("spec.a.b"), p("spec.a"), p("spec.c"), p("metadata.labels.x")]
-            .into_iter()
-            .collect();
+        let set: FieldSet = [
+            p("spec.a.b"),
+            p("spec.a"),
+            p("spec.c"),
+            p("metadata.labels.x"),
+        ]
+        .into_iter()
+        .collect();
         let v1 = to_fields_v1(&set);
         assert_eq!(
             v1,
@@ -224,8 +229,12 @@ mod tests {
 
     #[test]
     fn list_items_from_a_real_server_read_as_the_list() {
-        let v1 = json!({"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {".": {}, "f:image": {}}}}});
-        assert_eq!(from_fields_v1(&v1), [p("spec.containers")].into_iter().collect());
+        let v1 =
+            json!({"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {".": {}, "f:image": {}}}}});
+        assert_eq!(
+            from_fields_v1(&v1),
+            [p("spec.containers")].into_iter().collect()
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::fieldset::{FieldSet, Scope, fields_of, from_fields_v1, overlaps, to_fields_v1, value_at};
+use super::fieldset::{
+    FieldSet, Scope, fields_of, from_fields_v1, overlaps, to_fields_v1, value_at,
+};
 use crate::meta;
 
 /// How a manager came to own its fields.
@@ -62,7 +64,10 @@ pub(crate) fn read(object: &Value) -> Vec<ManagedEntry> {
                 api_version: text("apiVersion").unwrap_or_default(),
                 time: text("time").unwrap_or_default(),
                 subresource: text("subresource").filter(|s| !s.is_empty()),
-                fields: entry.get("fieldsV1").map(from_fields_v1).unwrap_or_default(),
+                fields: entry
+                    .get("fieldsV1")
+                    .map(from_fields_v1)
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -195,7 +200,10 @@ mod tests {
         let owner_of = |field: &str| -> Vec<String> {
             entries
                 .iter()
-                .filter(|e| e.fields.contains(&vec!["data".to_owned(), field.to_owned()]))
+                .filter(|e| {
+                    e.fields
+                        .contains(&vec!["data".to_owned(), field.to_owned()])
+                })
                 .map(|e| e.manager.clone())
                 .collect()
         };

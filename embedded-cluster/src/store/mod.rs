@@ -226,8 +226,7 @@ impl State {
             .remove(&(key.namespace.clone(), key.name.clone()))?;
         self.rv += 1;
         let mut last = (*previous).clone();
-        meta::metadata_mut(&mut last)
-            .insert("resourceVersion".into(), self.rv.to_string().into());
+        meta::metadata_mut(&mut last).insert("resourceVersion".into(), self.rv.to_string().into());
         let last = Arc::new(last);
         self.index(key, Some(&previous), None);
         self.gc_queue.push_back(GcTask::Removed {
@@ -372,7 +371,11 @@ mod tests {
         let kinds: Vec<_> = events.iter().map(|e| (e.rv, e.kind)).collect();
         assert_eq!(
             kinds,
-            vec![(2, EventType::Modified), (3, EventType::Added), (4, EventType::Deleted)]
+            vec![
+                (2, EventType::Modified),
+                (3, EventType::Added),
+                (4, EventType::Deleted)
+            ]
         );
         assert_eq!(events[2].object["metadata"]["resourceVersion"], "4");
         let listed: Vec<_> = state.list("configmaps", Some("n"), None).collect();

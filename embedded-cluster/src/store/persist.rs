@@ -50,7 +50,10 @@ pub(crate) fn load(path: &Path) -> Result<(u64, Vec<(String, Value)>), Error> {
             continue;
         };
         rv = rv.max(entry.get("rv").and_then(Value::as_u64).unwrap_or_default());
-        let resource = entry.get("resource").and_then(Value::as_str).unwrap_or_default();
+        let resource = entry
+            .get("resource")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if let Some(object) = entry.get("object") {
             let key = (
                 resource.to_owned(),
@@ -59,7 +62,13 @@ pub(crate) fn load(path: &Path) -> Result<(u64, Vec<(String, Value)>), Error> {
             );
             objects.insert(key, object.clone());
         } else if let Some(deleted) = entry.get("delete") {
-            let field = |f: &str| deleted.get(f).and_then(Value::as_str).unwrap_or_default().to_owned();
+            let field = |f: &str| {
+                deleted
+                    .get(f)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             objects.remove(&(resource.to_owned(), field("namespace"), field("name")));
         }
     }
@@ -84,13 +93,18 @@ impl Persist {
         }
         let fresh = path.with_extension("tmp");
         {
-            let mut out = std::io::BufWriter::new(File::create(&fresh).map_err(|e| io_error(&fresh, e))?);
+            let mut out =
+                std::io::BufWriter::new(File::create(&fresh).map_err(|e| io_error(&fresh, e))?);
             for (resource, object) in objects {
                 let rv_of = meta::meta_str(object, "resourceVersion")
                     .and_then(|v| v.parse::<u64>().ok())
                     .unwrap_or_default();
-                writeln!(out, "{}", json!({"rv": rv_of, "resource": resource, "object": object}))
-                    .map_err(|e| io_error(&fresh, e))?;
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"rv": rv_of, "resource": resource, "object": object})
+                )
+                .map_err(|e| io_error(&fresh, e))?;
             }
             writeln!(out, "{}", json!({"rv": rv})).map_err(|e| io_error(&fresh, e))?;
             out.flush().map_err(|e| io_error(&fresh, e))?;
