@@ -86,7 +86,8 @@ pub fn from_table(
             });
         }
     }
-    let target_data = target_data.ok_or_else(|| unknown_column("data.target", &spec.target, &names))?;
+    let target_data =
+        target_data.ok_or_else(|| unknown_column("data.target", &spec.target, &names))?;
     let (target, kept) = resolve_target(&spec.target, target_data, spec.task)?;
     let mut dataset = Dataset {
         features,
@@ -114,7 +115,11 @@ pub fn remove_duplicates(dataset: &mut Dataset) -> usize {
             match &f.data {
                 ColumnData::Numeric(v) => {
                     // All NaNs are one "missing" value; -0.0 and 0.0 are the same number.
-                    let x = if v[row].is_nan() { f64::NAN } else { v[row] + 0.0 };
+                    let x = if v[row].is_nan() {
+                        f64::NAN
+                    } else {
+                        v[row] + 0.0
+                    };
                     key.extend_from_slice(&x.to_bits().to_le_bytes());
                 }
                 ColumnData::Text(v) => {

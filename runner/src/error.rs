@@ -9,7 +9,9 @@ pub enum TrainError {
     Spec(String),
 
     /// A column named in the spec is not in the data.
-    #[error("{field} names column `{column}`, which the data does not have{hint}; the columns are: {available}")]
+    #[error(
+        "{field} names column `{column}`, which the data does not have{hint}; the columns are: {available}"
+    )]
     UnknownColumn {
         /// Spec field that names the column.
         field: &'static str,
@@ -22,14 +24,18 @@ pub enum TrainError {
     },
 
     /// Every row's target is missing.
-    #[error("target column `{target}` has no values (every row is empty or a null value); choose another data.target")]
+    #[error(
+        "target column `{target}` has no values (every row is empty or a null value); choose another data.target"
+    )]
     TargetAllMissing {
         /// The target column.
         target: String,
     },
 
     /// A classification target with a single class.
-    #[error("target column `{target}` has only one class ({class:?}) after removing rows with a missing target; a classifier needs at least two, so check the data or the target column")]
+    #[error(
+        "target column `{target}` has only one class ({class:?}) after removing rows with a missing target; a classifier needs at least two, so check the data or the target column"
+    )]
     TargetHasOneClass {
         /// The target column.
         target: String,
@@ -38,7 +44,9 @@ pub enum TrainError {
     },
 
     /// `task: binary` with a target that does not have exactly two classes.
-    #[error("data.task is binary but target column `{target}` has {classes} distinct values (for example {examples}); set data.task to multiclass or regression, or fix the column")]
+    #[error(
+        "data.task is binary but target column `{target}` has {classes} distinct values (for example {examples}); set data.task to multiclass or regression, or fix the column"
+    )]
     TargetNotBinary {
         /// The target column.
         target: String,
@@ -49,7 +57,9 @@ pub enum TrainError {
     },
 
     /// A regression target with a cell that is not a number.
-    #[error("data.task is regression but target column `{target}` has the non-numeric value {value:?} at row {row}; fix the value, list it in data.csv.nullValues, or set data.task to binary or multiclass")]
+    #[error(
+        "data.task is regression but target column `{target}` has the non-numeric value {value:?} at row {row}; fix the value, list it in data.csv.nullValues, or set data.task to binary or multiclass"
+    )]
     TargetNotNumeric {
         /// The target column.
         target: String,
@@ -60,7 +70,9 @@ pub enum TrainError {
     },
 
     /// A classification target with too many distinct values to be classes.
-    #[error("target column `{target}` has {distinct} distinct text values, too many to be classes (the limit is {limit}); predict another column, or group the values into fewer classes")]
+    #[error(
+        "target column `{target}` has {distinct} distinct text values, too many to be classes (the limit is {limit}); predict another column, or group the values into fewer classes"
+    )]
     TargetTooManyClasses {
         /// The target column.
         target: String,
@@ -71,7 +83,9 @@ pub enum TrainError {
     },
 
     /// A mostly numeric column with a few values that are not numbers.
-    #[error("column `{column}` is numeric in {numeric_percent:.1}% of its rows but has the non-numeric value {value:?} at row {row}; fix that value, add it to data.csv.nullValues if it means \"missing\", or list the column in data.dropColumns")]
+    #[error(
+        "column `{column}` is numeric in {numeric_percent:.1}% of its rows but has the non-numeric value {value:?} at row {row}; fix that value, add it to data.csv.nullValues if it means \"missing\", or list the column in data.dropColumns"
+    )]
     NonNumericValue {
         /// The column.
         column: String,
@@ -84,7 +98,9 @@ pub enum TrainError {
     },
 
     /// A missing value while imputation is off.
-    #[error("column `{column}` has a missing value at row {row} and data.preprocessing.imputation.enabled is false; fill the value in the data or turn imputation on")]
+    #[error(
+        "column `{column}` has a missing value at row {row} and data.preprocessing.imputation.enabled is false; fill the value in the data or turn imputation on"
+    )]
     MissingValue {
         /// The column.
         column: String,
@@ -93,7 +109,9 @@ pub enum TrainError {
     },
 
     /// No column is left to learn from.
-    #[error("no usable feature columns are left: {dropped}; keep at least one column that varies and is not an identifier")]
+    #[error(
+        "no usable feature columns are left: {dropped}; keep at least one column that varies and is not an identifier"
+    )]
     NoUsableFeatures {
         /// What happened to each column.
         dropped: String,
@@ -120,7 +138,9 @@ pub enum TrainError {
     },
 
     /// Training produced non-finite values.
-    #[error("{family} training diverged ({detail}); lower model.hyperparameters.learningRate or turn on data.preprocessing.standardize")]
+    #[error(
+        "{family} training diverged ({detail}); lower model.hyperparameters.learningRate or turn on data.preprocessing.standardize"
+    )]
     TrainingDiverged {
         /// Model family.
         family: &'static str,
@@ -146,7 +166,9 @@ pub enum TrainError {
     OnnxRuntime(String),
 
     /// The exported model's predictions differ from the trained model's.
-    #[error("the exported ONNX model disagrees with the trained model by {max_abs_diff:e} at validation row {row} (allowed {tolerance:e}); this is a bug in Lepton's exporter, please report it with the job's model.json")]
+    #[error(
+        "the exported ONNX model disagrees with the trained model by {max_abs_diff:e} at validation row {row} (allowed {tolerance:e}); this is a bug in Lepton's exporter, please report it with the job's model.json"
+    )]
     ExportMismatch {
         /// Largest absolute difference.
         max_abs_diff: f64,

@@ -1,27 +1,24 @@
-//! `lepton-runner`: the program Lepton's pods run. Training (`train`) and serving (`serve`)
-//! are added by their own modules; this build only reports its version.
+//! `lepton-runner`: the program Lepton's pods run. See [`lepton_runner::cli`].
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: lepton-runner --version";
-
 fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        Some("--version") => {
-            println!("lepton-runner {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("lepton-runner: unknown command `{other}`\n\n{USAGE}");
-            ExitCode::from(2)
-        }
-        None => {
-            eprintln!("{USAGE}");
-            ExitCode::from(2)
-        }
+    init_logging();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    lepton_runner::cli::main(&args)
+}
+
+/// Logs go to stderr so that stdout carries only progress events; JSON when
+/// `LEPTON_LOG_FORMAT=json`, level from `RUST_LOG` (default info).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("LEPTON_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

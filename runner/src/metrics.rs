@@ -93,7 +93,10 @@ pub fn evaluate(task: TaskKind, targets: &Targets, pred: &[f32]) -> BTreeMap<Str
         (TaskKind::Binary, Targets::Classes(y)) => {
             let p1: Vec<f64> = pred.chunks(2).map(|r| f64::from(r[1])).collect();
             let c = confusion_binary(y, &p1);
-            out.insert("accuracy".into(), (c.tp + c.tn) as f64 / y.len().max(1) as f64);
+            out.insert(
+                "accuracy".into(),
+                (c.tp + c.tn) as f64 / y.len().max(1) as f64,
+            );
             out.insert("auc".into(), auc(y, &p1));
             out.insert("logLoss".into(), log_loss(y, pred, 2));
             let precision = ratio(c.tp, c.tp + c.fp);
@@ -185,7 +188,11 @@ fn ratio(a: usize, b: usize) -> f64 {
 }
 
 fn harmonic(a: f64, b: f64) -> f64 {
-    if a + b == 0.0 { 0.0 } else { 2.0 * a * b / (a + b) }
+    if a + b == 0.0 {
+        0.0
+    } else {
+        2.0 * a * b / (a + b)
+    }
 }
 
 /// Area under the ROC curve by the rank-sum statistic; tied scores share their average rank.
@@ -224,9 +231,21 @@ fn log_loss(y: &[usize], prob: &[f32], classes: usize) -> f64 {
 fn macro_f1(y: &[usize], predicted: &[usize], classes: usize) -> f64 {
     let mut sum = 0.0;
     for c in 0..classes {
-        let tp = y.iter().zip(predicted).filter(|(t, p)| **t == c && **p == c).count();
-        let fp = y.iter().zip(predicted).filter(|(t, p)| **t != c && **p == c).count();
-        let fn_ = y.iter().zip(predicted).filter(|(t, p)| **t == c && **p != c).count();
+        let tp = y
+            .iter()
+            .zip(predicted)
+            .filter(|(t, p)| **t == c && **p == c)
+            .count();
+        let fp = y
+            .iter()
+            .zip(predicted)
+            .filter(|(t, p)| **t != c && **p == c)
+            .count();
+        let fn_ = y
+            .iter()
+            .zip(predicted)
+            .filter(|(t, p)| **t == c && **p != c)
+            .count();
         sum += harmonic(ratio(tp, tp + fp), ratio(tp, tp + fn_));
     }
     sum / classes.max(1) as f64
@@ -252,7 +271,11 @@ mod tests {
     fn binary_metrics_from_a_confusion_matrix() {
         // tp=2 (0.9, 0.6), fn=1 (0.4), fp=1 (0.7), tn=2.
         let y = Targets::Classes(vec![1, 1, 1, 0, 0, 0]);
-        let m = evaluate(TaskKind::Binary, &y, &binary_probs(&[0.9, 0.6, 0.4, 0.7, 0.2, 0.1]));
+        let m = evaluate(
+            TaskKind::Binary,
+            &y,
+            &binary_probs(&[0.9, 0.6, 0.4, 0.7, 0.2, 0.1]),
+        );
         assert!((m["accuracy"] - 4.0 / 6.0).abs() < 1e-12);
         assert!((m["precision"] - 2.0 / 3.0).abs() < 1e-12);
         assert!((m["recall"] - 2.0 / 3.0).abs() < 1e-12);

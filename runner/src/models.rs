@@ -13,7 +13,7 @@ use serde::Serialize;
 
 pub use head::Head;
 
-use crate::metrics::{self, TaskKind, Targets};
+use crate::metrics::{self, Targets, TaskKind};
 use crate::preprocess::Features;
 use crate::progress::{Progress, Reporter, Stage};
 
@@ -180,7 +180,10 @@ impl EarlyStopper {
 
     /// Records a score; true when it is the best so far.
     pub(crate) fn record(&mut self, metrics: &BTreeMap<String, f64>) -> bool {
-        let value = metrics.get(self.metric.as_str()).copied().unwrap_or(f64::NAN);
+        let value = metrics
+            .get(self.metric.as_str())
+            .copied()
+            .unwrap_or(f64::NAN);
         if metrics::improves(self.metric, value, self.best, self.settings.min_delta) {
             self.best = Some(value);
             self.since_best = 0;
@@ -208,7 +211,13 @@ pub fn row_weights(task: TaskKind, y: &Targets, balanced: bool) -> Vec<f32> {
             let n = c.len() as f64;
             let per_class: Vec<f32> = counts
                 .iter()
-                .map(|&m| if m == 0 { 0.0 } else { (n / (k as f64 * m as f64)) as f32 })
+                .map(|&m| {
+                    if m == 0 {
+                        0.0
+                    } else {
+                        (n / (k as f64 * m as f64)) as f32
+                    }
+                })
                 .collect();
             c.iter().map(|&class| per_class[class]).collect()
         }

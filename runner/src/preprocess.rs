@@ -118,14 +118,20 @@ impl Preprocessor {
         let mut names = Vec::with_capacity(self.width());
         for input in &self.inputs {
             match input {
-                InputEncoder::Numeric { name, indicator, .. } => {
+                InputEncoder::Numeric {
+                    name, indicator, ..
+                } => {
                     names.push(name.clone());
                     if *indicator {
                         names.push(format!("{name}__missing"));
                     }
                 }
-                InputEncoder::Boolean { name, positive, .. } => names.push(format!("{name}={positive}")),
-                InputEncoder::Categorical { name, categories, .. } => {
+                InputEncoder::Boolean { name, positive, .. } => {
+                    names.push(format!("{name}={positive}"))
+                }
+                InputEncoder::Categorical {
+                    name, categories, ..
+                } => {
                     names.extend(categories.iter().map(|c| format!("{name}={c}")));
                     names.push(format!("{name}={OTHER_BUCKET}"));
                 }
@@ -144,7 +150,10 @@ impl Preprocessor {
     ) -> Result<Self, TrainError> {
         let mut inputs = Vec::new();
         for (feature, plan) in dataset.features.iter().zip(plans) {
-            if !settings.imputation.enabled && plan.missing > 0 && !matches!(plan.kind, ColumnKind::Dropped(_)) {
+            if !settings.imputation.enabled
+                && plan.missing > 0
+                && !matches!(plan.kind, ColumnKind::Dropped(_))
+            {
                 let row = first_missing(&feature.data).unwrap_or(0);
                 return Err(TrainError::MissingValue {
                     column: feature.name.clone(),
@@ -152,10 +161,18 @@ impl Preprocessor {
                 });
             }
             let encoder = match (&plan.kind, &feature.data) {
-                (ColumnKind::Numeric, ColumnData::Numeric(values)) => fit_numeric(&feature.name, values, train, settings),
+                (ColumnKind::Numeric, ColumnData::Numeric(values)) => {
+                    fit_numeric(&feature.name, values, train, settings)
+                }
                 (ColumnKind::Boolean { negative, positive }, ColumnData::Text(values)) => {
-                    let positives = train.iter().filter(|&&r| values[r].as_deref() == Some(positive.as_str())).count();
-                    let negatives = train.iter().filter(|&&r| values[r].as_deref() == Some(negative.as_str())).count();
+                    let positives = train
+                        .iter()
+                        .filter(|&&r| values[r].as_deref() == Some(positive.as_str()))
+                        .count();
+                    let negatives = train
+                        .iter()
+                        .filter(|&&r| values[r].as_deref() == Some(negative.as_str()))
+                        .count();
                     InputEncoder::Boolean {
                         name: feature.name.clone(),
                         negative: negative.clone(),
@@ -163,7 +180,9 @@ impl Preprocessor {
                         fallback: u8::from(positives > negatives),
                     }
                 }
-                (ColumnKind::Categorical, ColumnData::Text(values)) => fit_categorical(&feature.name, values, train, settings),
+                (ColumnKind::Categorical, ColumnData::Text(values)) => {
+                    fit_categorical(&feature.name, values, train, settings)
+                }
                 _ => continue,
             };
             inputs.push(encoder);
@@ -176,8 +195,11 @@ impl Preprocessor {
 
     /// Features of `rows` of `dataset` (whose columns are those `fit` saw, kept or not).
     pub fn transform(&self, dataset: &Dataset, rows: &[usize]) -> Features {
-        let columns: BTreeMap<&str, &ColumnData> =
-            dataset.features.iter().map(|f| (f.name.as_str(), &f.data)).collect();
+        let columns: BTreeMap<&str, &ColumnData> = dataset
+            .features
+            .iter()
+            .map(|f| (f.name.as_str(), &f.data))
+            .collect();
         let cols = self.width();
         let mut values = vec![0f32; rows.len() * cols];
         let mut offset = 0;
@@ -188,8 +210,12 @@ impl Preprocessor {
             for (i, &r) in rows.iter().enumerate() {
                 let out = &mut values[i * cols + offset..i * cols + offset + input.width()];
                 match (input, data) {
-                    (InputEncoder::Numeric { .. }, ColumnData::Numeric(v)) => encode_numeric(input, v[r], out),
-                    (_, ColumnData::Text(v)) => encode_text(input, v[r].as_deref(), &self.null_values, out),
+                    (InputEncoder::Numeric { .. }, ColumnData::Numeric(v)) => {
+                        encode_numeric(input, v[r], out)
+                    }
+                    (_, ColumnData::Text(v)) => {
+                        encode_text(input, v[r].as_deref(), &self.null_values, out)
+                    }
                     // A numeric column encoded as text cannot come out of `fit`.
                     _ => {}
                 }
@@ -231,7 +257,12 @@ pub fn encode_numeric(input: &InputEncoder, x: f64, out: &mut [f32]) {
 }
 
 /// Writes the features of one text cell.
-pub fn encode_text(input: &InputEncoder, cell: Option<&str>, null_values: &[String], out: &mut [f32]) {
+pub fn encode_text(
+    input: &InputEncoder,
+    cell: Option<&str>,
+    null_values: &[String],
+    out: &mut [f32],
+) {
     let cell = cell.filter(|s| !s.is_empty() && !null_values.iter().any(|n| n == s));
     match input {
         InputEncoder::Boolean {
@@ -280,8 +311,17 @@ fn first_missing(data: &ColumnData) -> Option<usize> {
     }
 }
 
-fn fit_numeric(name: &str, values: &[f64], train: &[usize], settings: &Preprocessing) -> InputEncoder {
-    let mut present: Vec<f64> = train.iter().map(|&r| values[r]).filter(|x| !x.is_nan()).collect();
+fn fit_numeric(
+    name: &str,
+    values: &[f64],
+    train: &[usize],
+    settings: &Preprocessing,
+) -> InputEncoder {
+    let mut present: Vec<f64> = train
+        .iter()
+        .map(|&r| values[r])
+        .filter(|x| !x.is_nan())
+        .collect();
     present.sort_by(f64::total_cmp);
     let missing_in_train = train.len() - present.len();
     let fill = match settings.imputation.numeric {
@@ -314,13 +354,20 @@ fn fit_numeric(name: &str, values: &[f64], train: &[usize], settings: &Preproces
     InputEncoder::Numeric {
         name: name.to_string(),
         fill,
-        indicator: settings.imputation.enabled && settings.imputation.missing_indicator && missing_in_train > 0,
+        indicator: settings.imputation.enabled
+            && settings.imputation.missing_indicator
+            && missing_in_train > 0,
         clip,
         scale,
     }
 }
 
-fn fit_categorical(name: &str, values: &[Option<Box<str>>], train: &[usize], settings: &Preprocessing) -> InputEncoder {
+fn fit_categorical(
+    name: &str,
+    values: &[Option<Box<str>>],
+    train: &[usize],
+    settings: &Preprocessing,
+) -> InputEncoder {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for &r in train {
         if let Some(s) = values[r].as_deref() {
@@ -330,7 +377,9 @@ fn fit_categorical(name: &str, values: &[Option<Box<str>>], train: &[usize], set
     let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
     // Most frequent first; ties by name so the order does not depend on the data's row order.
     by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let keep = (settings.categorical.max_categories as usize).saturating_sub(1).max(1);
+    let keep = (settings.categorical.max_categories as usize)
+        .saturating_sub(1)
+        .max(1);
     let min_frequency = settings.categorical.min_frequency as usize;
     let categories: Vec<String> = by_count
         .iter()

@@ -76,12 +76,16 @@ pub struct JsonLinesReporter<W: Write + Send> {
 impl<W: Write + Send> JsonLinesReporter<W> {
     /// A reporter writing to `out`.
     pub fn new(out: W) -> Self {
-        Self { out: Mutex::new(out) }
+        Self {
+            out: Mutex::new(out),
+        }
     }
 
     /// The writer back, for tests.
     pub fn into_inner(self) -> W {
-        self.out.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.out
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -99,7 +103,10 @@ impl<W: Write + Send> Reporter for JsonLinesReporter<W> {
         }) else {
             return;
         };
-        let mut out = self.out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         // A closed stdout must not stop training; the results file still gets written.
         let _ = writeln!(out, "{line}").and_then(|()| out.flush());
     }
@@ -126,7 +133,10 @@ mod tests {
         p.metrics.insert("auc".into(), 0.9);
         r.report(&p);
         let text = String::from_utf8(r.into_inner()).unwrap();
-        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["stage"], "loading");
         assert_eq!(lines[1]["event"], "progress");

@@ -54,8 +54,12 @@ impl DropReason {
         match self {
             DropReason::AllMissing => "every value is missing",
             DropReason::Constant => "it has a single value",
-            DropReason::IdLike => "it looks like an identifier (a different value in almost every row)",
-            DropReason::CategoricalEncodingOff => "it is categorical and categorical encoding is off",
+            DropReason::IdLike => {
+                "it looks like an identifier (a different value in almost every row)"
+            }
+            DropReason::CategoricalEncodingOff => {
+                "it is categorical and categorical encoding is off"
+            }
         }
     }
 }
@@ -103,7 +107,9 @@ fn plan_column(
                 ColumnKind::Dropped(DropReason::AllMissing)
             } else if drop_uninformative && distinct == 1 && missing == 0 {
                 ColumnKind::Dropped(DropReason::Constant)
-            } else if drop_uninformative && numeric_id_like(&feature.name, &present, values.len(), missing) {
+            } else if drop_uninformative
+                && numeric_id_like(&feature.name, &present, values.len(), missing)
+            {
                 ColumnKind::Dropped(DropReason::IdLike)
             } else {
                 ColumnKind::Numeric
@@ -126,15 +132,16 @@ fn plan_column(
             }
             let present: usize = counts.values().sum();
             let missing = values.len() - present;
-            if present > 0 && numeric as f64 >= MOSTLY_NUMERIC * present as f64 {
-                if let Some((row, value)) = first_text {
-                    return Err(TrainError::NonNumericValue {
-                        column: feature.name.clone(),
-                        row: source_rows.get(row).copied().unwrap_or(row + 1),
-                        value: value.to_string(),
-                        numeric_percent: 100.0 * numeric as f64 / present as f64,
-                    });
-                }
+            if present > 0
+                && numeric as f64 >= MOSTLY_NUMERIC * present as f64
+                && let Some((row, value)) = first_text
+            {
+                return Err(TrainError::NonNumericValue {
+                    column: feature.name.clone(),
+                    row: source_rows.get(row).copied().unwrap_or(row + 1),
+                    value: value.to_string(),
+                    numeric_percent: 100.0 * numeric as f64 / present as f64,
+                });
             }
             let distinct = counts.len();
             let kind = if distinct == 0 {
@@ -148,7 +155,10 @@ fn plan_column(
                 ColumnKind::Dropped(DropReason::IdLike)
             } else if distinct == 2 {
                 let mut labels = counts.keys().map(|s| s.to_string());
-                let (a, b) = (labels.next().unwrap_or_default(), labels.next().unwrap_or_default());
+                let (a, b) = (
+                    labels.next().unwrap_or_default(),
+                    labels.next().unwrap_or_default(),
+                );
                 let (negative, positive) = boolean_order(a, b);
                 ColumnKind::Boolean { negative, positive }
             } else if !preprocessing.categorical.enabled {
@@ -184,8 +194,10 @@ fn numeric_id_like(name: &str, sorted_distinct: &[f64], rows: usize, missing: us
 
 fn named_like_id(name: &str) -> bool {
     let lower = name.trim().to_ascii_lowercase();
-    matches!(lower.as_str(), "" | "id" | "index" | "idx" | "rowid" | "row_id" | "unnamed: 0")
-        || lower.ends_with("_id")
+    matches!(
+        lower.as_str(),
+        "" | "id" | "index" | "idx" | "rowid" | "row_id" | "unnamed: 0"
+    ) || lower.ends_with("_id")
         || lower.ends_with(" id")
         || (name.ends_with("Id") || name.ends_with("ID")) && name.len() > 2
 }
@@ -229,7 +241,11 @@ mod tests {
 
     #[test]
     fn kinds_of_columns() {
-        let p = plan(feature("balance", ColumnData::Numeric(vec![1.5, f64::NAN, 3.0]))).unwrap();
+        let p = plan(feature(
+            "balance",
+            ColumnData::Numeric(vec![1.5, f64::NAN, 3.0]),
+        ))
+        .unwrap();
         assert_eq!((p.kind, p.missing, p.distinct), (ColumnKind::Numeric, 1, 2));
         let p = plan(feature("student", text(&[Some("Yes"), Some("No"), None]))).unwrap();
         assert_eq!(
@@ -239,28 +255,53 @@ mod tests {
                 positive: "Yes".into()
             }
         );
-        let p = plan(feature("ethnicity", text(&[Some("a"), Some("b"), Some("c"), Some("a")]))).unwrap();
+        let p = plan(feature(
+            "ethnicity",
+            text(&[Some("a"), Some("b"), Some("c"), Some("a")]),
+        ))
+        .unwrap();
         assert_eq!(p.kind, ColumnKind::Categorical);
     }
 
     #[test]
     fn uninformative_columns_are_dropped_with_a_reason() {
         let all_missing = plan(feature("x", ColumnData::Numeric(vec![f64::NAN; 4]))).unwrap();
-        assert_eq!(all_missing.kind, ColumnKind::Dropped(DropReason::AllMissing));
+        assert_eq!(
+            all_missing.kind,
+            ColumnKind::Dropped(DropReason::AllMissing)
+        );
         let constant = plan(feature("x", text(&[Some("a"); 4]))).unwrap();
         assert_eq!(constant.kind, ColumnKind::Dropped(DropReason::Constant));
         // Constant but sometimes missing: the missing indicator still carries information.
-        let mostly_constant = plan(feature("x", ColumnData::Numeric(vec![1.0, f64::NAN, 1.0]))).unwrap();
+        let mostly_constant =
+            plan(feature("x", ColumnData::Numeric(vec![1.0, f64::NAN, 1.0]))).unwrap();
         assert_eq!(mostly_constant.kind, ColumnKind::Numeric);
-        let ids = plan(feature("ID", ColumnData::Numeric((1..=400).map(f64::from).collect()))).unwrap();
+        let ids = plan(feature(
+            "ID",
+            ColumnData::Numeric((1..=400).map(f64::from).collect()),
+        ))
+        .unwrap();
         assert_eq!(ids.kind, ColumnKind::Dropped(DropReason::IdLike));
         let shuffled: Vec<f64> = (0..100).map(|i| f64::from((i * 37) % 100) * 3.0).collect();
-        assert_eq!(plan(feature("customerId", ColumnData::Numeric(shuffled.clone()))).unwrap().kind, ColumnKind::Dropped(DropReason::IdLike));
+        assert_eq!(
+            plan(feature("customerId", ColumnData::Numeric(shuffled.clone())))
+                .unwrap()
+                .kind,
+            ColumnKind::Dropped(DropReason::IdLike)
+        );
         // Unique, whole, not consecutive and not named like an id: a measurement.
-        assert_eq!(plan(feature("income", ColumnData::Numeric(shuffled))).unwrap().kind, ColumnKind::Numeric);
+        assert_eq!(
+            plan(feature("income", ColumnData::Numeric(shuffled)))
+                .unwrap()
+                .kind,
+            ColumnKind::Numeric
+        );
         let names: Vec<String> = (0..50).map(|i| format!("user-{i}")).collect();
         let names = ColumnData::Text(names.into_iter().map(|s| Some(s.into())).collect());
-        assert_eq!(plan(feature("name", names)).unwrap().kind, ColumnKind::Dropped(DropReason::IdLike));
+        assert_eq!(
+            plan(feature("name", names)).unwrap().kind,
+            ColumnKind::Dropped(DropReason::IdLike)
+        );
     }
 
     #[test]
@@ -270,13 +311,20 @@ mod tests {
         let err = plan(feature("income", text(&cells))).unwrap_err();
         assert_eq!(err.reason(), "NonNumericValue");
         let message = err.to_string();
-        assert!(message.contains("`income`") && message.contains("row 18") && message.contains("twelve"), "{message}");
+        assert!(
+            message.contains("`income`")
+                && message.contains("row 18")
+                && message.contains("twelve"),
+            "{message}"
+        );
     }
 
     #[test]
     fn switching_off_the_drop_step_keeps_constant_columns() {
-        let mut p = Preprocessing::default();
-        p.drop_id_and_constant_columns = false;
+        let p = Preprocessing {
+            drop_id_and_constant_columns: false,
+            ..Preprocessing::default()
+        };
         let rows = [1, 2, 3];
         let plan = plan_column(&feature("x", text(&[Some("a"); 3])), &p, &rows).unwrap();
         assert_eq!(plan.kind, ColumnKind::Categorical);

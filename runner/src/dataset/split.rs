@@ -63,15 +63,21 @@ pub fn split_rows(
     };
     for mut rows in groups {
         rng.shuffle(&mut rows);
-        let held_out = ((rows.len() as f64 * fraction).round() as usize)
-            .clamp(MIN_ROWS_PER_CLASS_PER_SPLIT, rows.len() - MIN_ROWS_PER_CLASS_PER_SPLIT);
+        let held_out = ((rows.len() as f64 * fraction).round() as usize).clamp(
+            MIN_ROWS_PER_CLASS_PER_SPLIT,
+            rows.len() - MIN_ROWS_PER_CLASS_PER_SPLIT,
+        );
         split.validation.extend_from_slice(&rows[..held_out]);
         split.train.extend_from_slice(&rows[held_out..]);
     }
     split.train.sort_unstable();
     split.validation.sort_unstable();
     if let Targets::Classes(c) = targets {
-        let train_classes = split.train.iter().map(|&r| c[r]).collect::<std::collections::BTreeSet<_>>();
+        let train_classes = split
+            .train
+            .iter()
+            .map(|&r| c[r])
+            .collect::<std::collections::BTreeSet<_>>();
         if train_classes.len() < 2 {
             return Err(TrainError::TooFewRows {
                 detail: "the training split has a single class; turn on data.preprocessing.stratify or add rows".into(),
@@ -104,10 +110,20 @@ mod tests {
     #[test]
     fn too_few_rows_are_errors_that_say_what_is_short() {
         let t = Targets::Values(vec![1.0; 5]);
-        assert_eq!(split_rows(&t, &[], 0.2, true, 1).unwrap_err().reason(), "TooFewRows");
+        assert_eq!(
+            split_rows(&t, &[], 0.2, true, 1).unwrap_err().reason(),
+            "TooFewRows"
+        );
         let mut y = vec![0; 50];
         y[3] = 1;
-        let err = split_rows(&Targets::Classes(y), &["a".into(), "b".into()], 0.2, true, 1).unwrap_err();
+        let err = split_rows(
+            &Targets::Classes(y),
+            &["a".into(), "b".into()],
+            0.2,
+            true,
+            1,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("class \"b\""), "{err}");
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use lepton_crds::v1alpha1::Task;
 
 use crate::error::TrainError;
-use crate::metrics::{TaskKind, Targets};
+use crate::metrics::{Targets, TaskKind};
 use crate::table::ColumnData;
 
 /// Most distinct integer values a numeric target may have to be inferred as classes.
@@ -94,11 +94,16 @@ pub fn resolve_target(
     }
     let numeric = matches!(data, ColumnData::Numeric(_));
     let distinct = distinct_labels(&cells);
-    let all_integers = numeric && cells.iter().all(|c| matches!(c, Cell::Number(x) if x.fract() == 0.0));
+    let all_integers = numeric
+        && cells
+            .iter()
+            .all(|c| matches!(c, Cell::Number(x) if x.fract() == 0.0));
 
     let (kind, reason) = match task {
         Task::Regression => {
-            if let (ColumnData::Text(v), Some(&row)) = (&data, kept.iter().find(|&&i| !parses(&data, i))) {
+            if let (ColumnData::Text(v), Some(&row)) =
+                (&data, kept.iter().find(|&&i| !parses(&data, i)))
+            {
                 return Err(TrainError::TargetNotNumeric {
                     target: name.to_string(),
                     row: row + 1,
@@ -109,10 +114,12 @@ pub fn resolve_target(
         }
         Task::Binary => {
             if distinct.len() != 2 {
-                return Err(one_class_or(name, &distinct, || TrainError::TargetNotBinary {
-                    target: name.to_string(),
-                    classes: distinct.len(),
-                    examples: examples(&distinct),
+                return Err(one_class_or(name, &distinct, || {
+                    TrainError::TargetNotBinary {
+                        target: name.to_string(),
+                        classes: distinct.len(),
+                        examples: examples(&distinct),
+                    }
                 }));
             }
             (TaskKind::Binary, "data.task is binary".to_string())
@@ -144,8 +151,11 @@ pub fn resolve_target(
         ),
         _ => {
             let classes = order_classes(&distinct, numeric);
-            let index: BTreeMap<&str, usize> =
-                classes.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+            let index: BTreeMap<&str, usize> = classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), i))
+                .collect();
             Targets::Classes(cells.iter().map(|c| index[c.label().as_str()]).collect())
         }
     };
@@ -178,20 +188,30 @@ fn infer(
     }
     if numeric && !(all_integers && n <= MAX_INFERRED_NUMERIC_CLASSES) {
         let why = if all_integers {
-            format!("numeric target with {n} distinct integer values (more than {MAX_INFERRED_NUMERIC_CLASSES})")
+            format!(
+                "numeric target with {n} distinct integer values (more than {MAX_INFERRED_NUMERIC_CLASSES})"
+            )
         } else {
             "numeric target with fractional values".to_string()
         };
-        return Ok((TaskKind::Regression, format!("inferred regression: {why}; set data.task to override")));
+        return Ok((
+            TaskKind::Regression,
+            format!("inferred regression: {why}; set data.task to override"),
+        ));
     }
     if n == 2 {
-        return Ok((TaskKind::Binary, "inferred binary: the target has two distinct values; set data.task to override".into()));
+        return Ok((
+            TaskKind::Binary,
+            "inferred binary: the target has two distinct values; set data.task to override".into(),
+        ));
     }
     let limit = MAX_CLASSES.min((rows / 5).max(2));
     check_class_limit(name, n, limit)?;
     Ok((
         TaskKind::Multiclass { classes: n },
-        format!("inferred multiclass: the target has {n} distinct values; set data.task to override"),
+        format!(
+            "inferred multiclass: the target has {n} distinct values; set data.task to override"
+        ),
     ))
 }
 
@@ -248,7 +268,10 @@ fn parses(data: &ColumnData, row: usize) -> bool {
 fn order_classes(distinct: &BTreeMap<String, usize>, numeric: bool) -> Vec<String> {
     let mut labels: Vec<String> = distinct.keys().cloned().collect();
     if labels.len() == 2 {
-        let lower: Vec<String> = labels.iter().map(|l| l.trim().to_ascii_lowercase()).collect();
+        let lower: Vec<String> = labels
+            .iter()
+            .map(|l| l.trim().to_ascii_lowercase())
+            .collect();
         for (neg, pos) in BINARY_PAIRS {
             if lower[0] == pos && lower[1] == neg {
                 labels.swap(0, 1);
@@ -261,7 +284,10 @@ fn order_classes(distinct: &BTreeMap<String, usize>, numeric: bool) -> Vec<Strin
     }
     if numeric {
         labels.sort_by(|a, b| {
-            let (x, y) = (a.parse::<f64>().unwrap_or(0.0), b.parse::<f64>().unwrap_or(0.0));
+            let (x, y) = (
+                a.parse::<f64>().unwrap_or(0.0),
+                b.parse::<f64>().unwrap_or(0.0),
+            );
             x.total_cmp(&y)
         });
     }
@@ -309,7 +335,12 @@ mod tests {
 
     #[test]
     fn yes_no_target_is_binary_with_yes_positive() {
-        let (t, kept) = resolve_target("default", text(&[Some("Yes"), Some("No"), None, Some("No")]), Task::Auto).unwrap();
+        let (t, kept) = resolve_target(
+            "default",
+            text(&[Some("Yes"), Some("No"), None, Some("No")]),
+            Task::Auto,
+        )
+        .unwrap();
         assert_eq!(t.task, TaskKind::Binary);
         assert_eq!(t.classes, ["No", "Yes"]);
         assert_eq!(t.values, Targets::Classes(vec![1, 0, 0]));
@@ -318,13 +349,31 @@ mod tests {
 
     #[test]
     fn numeric_targets_infer_binary_multiclass_or_regression() {
-        let (t, _) = resolve_target("y", ColumnData::Numeric(vec![1.0, 0.0, 1.0]), Task::Auto).unwrap();
-        assert_eq!((t.task, t.classes.as_slice()), (TaskKind::Binary, ["0".to_string(), "1".to_string()].as_slice()));
-        let (t, _) = resolve_target("y", ColumnData::Numeric((0..30).map(|i| f64::from(i % 3)).collect()), Task::Auto).unwrap();
+        let (t, _) =
+            resolve_target("y", ColumnData::Numeric(vec![1.0, 0.0, 1.0]), Task::Auto).unwrap();
+        assert_eq!(
+            (t.task, t.classes.as_slice()),
+            (
+                TaskKind::Binary,
+                ["0".to_string(), "1".to_string()].as_slice()
+            )
+        );
+        let (t, _) = resolve_target(
+            "y",
+            ColumnData::Numeric((0..30).map(|i| f64::from(i % 3)).collect()),
+            Task::Auto,
+        )
+        .unwrap();
         assert_eq!(t.task, TaskKind::Multiclass { classes: 3 });
-        let (t, _) = resolve_target("y", ColumnData::Numeric(vec![1.5, 2.0, 3.0]), Task::Auto).unwrap();
+        let (t, _) =
+            resolve_target("y", ColumnData::Numeric(vec![1.5, 2.0, 3.0]), Task::Auto).unwrap();
         assert_eq!(t.task, TaskKind::Regression);
-        let (t, _) = resolve_target("y", ColumnData::Numeric((0..50).map(f64::from).collect()), Task::Auto).unwrap();
+        let (t, _) = resolve_target(
+            "y",
+            ColumnData::Numeric((0..50).map(f64::from).collect()),
+            Task::Auto,
+        )
+        .unwrap();
         assert_eq!(t.task, TaskKind::Regression);
     }
 
@@ -335,15 +384,20 @@ mod tests {
         let err = resolve_target("y", text(&[Some("a"), Some("a")]), Task::Auto).unwrap_err();
         assert_eq!(err.reason(), "TargetHasOneClass");
         assert!(err.to_string().contains("`y`"));
-        let err = resolve_target("y", text(&[Some("a"), Some("b"), Some("c")]), Task::Binary).unwrap_err();
+        let err = resolve_target("y", text(&[Some("a"), Some("b"), Some("c")]), Task::Binary)
+            .unwrap_err();
         assert_eq!(err.reason(), "TargetNotBinary");
         assert!(err.to_string().contains("multiclass"), "{err}");
-        let err = resolve_target("y", text(&[Some("1.5"), Some("oops")]), Task::Regression).unwrap_err();
+        let err =
+            resolve_target("y", text(&[Some("1.5"), Some("oops")]), Task::Regression).unwrap_err();
         assert_eq!(err.reason(), "TargetNotNumeric");
         assert!(err.to_string().contains("row 2"), "{err}");
         let ids: Vec<Option<String>> = (0..100).map(|i| Some(format!("id{i}"))).collect();
         let ids = ColumnData::Text(ids.into_iter().map(|s| s.map(Into::into)).collect());
-        assert_eq!(resolve_target("y", ids, Task::Auto).unwrap_err().reason(), "TargetTooManyClasses");
+        assert_eq!(
+            resolve_target("y", ids, Task::Auto).unwrap_err().reason(),
+            "TargetTooManyClasses"
+        );
     }
 
     #[test]

@@ -7,9 +7,11 @@ use lepton_crds::v1alpha1::{Activation, ConcreteModelFamily, Optimizer};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 use serde::Serialize;
 
-use super::{EarlyStopper, FitContext, Fitted, Model, StepMetrics, StopReason, TrainingSet, ValidationSet};
+use super::{
+    EarlyStopper, FitContext, Fitted, Model, StepMetrics, StopReason, TrainingSet, ValidationSet,
+};
 use crate::error::TrainError;
-use crate::metrics::{TaskKind, Targets};
+use crate::metrics::{Targets, TaskKind};
 use crate::preprocess::Features;
 use crate::rng::Rng;
 
@@ -71,7 +73,10 @@ impl DenseNetwork {
 
     /// Weights and biases.
     pub fn parameter_count(&self) -> usize {
-        self.layers.iter().map(|l| l.weights.len() + l.bias.len()).sum()
+        self.layers
+            .iter()
+            .map(|l| l.weights.len() + l.bias.len())
+            .sum()
     }
 
     /// Raw scores (logits or standardised values) for every row, row-major.
@@ -80,8 +85,11 @@ impl DenseNetwork {
         let mut out = Vec::with_capacity(x.rows * width);
         for start in (0..x.rows).step_by(PREDICT_BLOCK) {
             let end = (start + PREDICT_BLOCK).min(x.rows);
-            let block = ArrayView2::from_shape((end - start, x.cols), &x.values[start * x.cols..end * x.cols])
-                .expect("a block of a row-major matrix has the matrix's row width");
+            let block = ArrayView2::from_shape(
+                (end - start, x.cols),
+                &x.values[start * x.cols..end * x.cols],
+            )
+            .expect("a block of a row-major matrix has the matrix's row width");
             let scores = self.forward(block);
             out.extend(scores.iter());
         }
@@ -154,7 +162,12 @@ pub fn fit(
             let grads = gradients(&network, config, ctx.head.task, &step, &mut dropout_rng);
             state.apply(&mut network, &grads, config);
         }
-        if let Some(bad) = network.layers.iter().flat_map(|l| l.weights.iter()).find(|v| !v.is_finite()) {
+        if let Some(bad) = network
+            .layers
+            .iter()
+            .flat_map(|l| l.weights.iter())
+            .find(|v| !v.is_finite())
+        {
             return Err(TrainError::TrainingDiverged {
                 family: family_name,
                 detail: format!("a weight became {bad} in epoch {epoch}"),
@@ -167,7 +180,10 @@ pub fn fit(
             best = network.clone();
             best_step = epoch;
         }
-        history.push(StepMetrics { step: epoch, metrics });
+        history.push(StepMetrics {
+            step: epoch,
+            metrics,
+        });
         if stopper.should_stop() {
             stop_reason = StopReason::EarlyStopped;
             break;
@@ -180,7 +196,10 @@ pub fn fit(
     if best_step == 0 {
         return Err(TrainError::TrainingDiverged {
             family: family_name,
-            detail: format!("the validation {} was never a finite number", ctx.metric.as_str()),
+            detail: format!(
+                "the validation {} was never a finite number",
+                ctx.metric.as_str()
+            ),
         });
     }
     Ok(Fitted {
@@ -250,7 +269,13 @@ struct Gradients {
     bias: Vec<Array1<f32>>,
 }
 
-fn gradients(network: &DenseNetwork, config: &DenseConfig, task: TaskKind, batch: &Batch, rng: &mut Rng) -> Gradients {
+fn gradients(
+    network: &DenseNetwork,
+    config: &DenseConfig,
+    task: TaskKind,
+    batch: &Batch,
+    rng: &mut Rng,
+) -> Gradients {
     let last = network.layers.len() - 1;
     // Forward, keeping each layer's input and pre-activation for the backward pass.
     let mut inputs: Vec<Array2<f32>> = Vec::with_capacity(network.layers.len());
@@ -268,7 +293,13 @@ fn gradients(network: &DenseNetwork, config: &DenseConfig, task: TaskKind, batch
         let mut h = z.mapv(|v| activate(config.activation, v));
         let mask = (config.dropout > 0.0).then(|| {
             let keep = 1.0 - config.dropout;
-            Array2::from_shape_fn(h.raw_dim(), |_| if rng.uniform() < f64::from(keep) { 1.0 / keep } else { 0.0 })
+            Array2::from_shape_fn(h.raw_dim(), |_| {
+                if rng.uniform() < f64::from(keep) {
+                    1.0 / keep
+                } else {
+                    0.0
+                }
+            })
         });
         if let Some(m) = &mask {
             h *= m;
@@ -285,7 +316,10 @@ fn gradients(network: &DenseNetwork, config: &DenseConfig, task: TaskKind, batch
         TaskKind::Binary => dz.zip_mut_with(&batch.y, |z, &y| *z = super::head::sigmoid(*z) - y),
         TaskKind::Multiclass { .. } => {
             for mut row in dz.rows_mut() {
-                super::head::softmax_in_place(row.as_slice_mut().expect("rows of a standard-layout array are contiguous"));
+                super::head::softmax_in_place(
+                    row.as_slice_mut()
+                        .expect("rows of a standard-layout array are contiguous"),
+                );
             }
             dz -= &batch.y;
         }
@@ -302,7 +336,9 @@ fn gradients(network: &DenseNetwork, config: &DenseConfig, task: TaskKind, batch
         bias[i] = dz.sum_axis(Axis(0));
         if i > 0 {
             let mut da = dz.dot(&network.layers[i].weights);
-            da.zip_mut_with(&pre[i - 1], |d, &z| *d *= activation_slope(config.activation, z));
+            da.zip_mut_with(&pre[i - 1], |d, &z| {
+                *d *= activation_slope(config.activation, z)
+            });
             if let Some(m) = &masks[i - 1] {
                 da *= m;
             }
@@ -322,8 +358,20 @@ struct OptimizerState {
 
 impl OptimizerState {
     fn new(network: &DenseNetwork) -> Self {
-        let zw = || network.layers.iter().map(|l| Array2::zeros(l.weights.raw_dim())).collect();
-        let zb = || network.layers.iter().map(|l| Array1::zeros(l.bias.raw_dim())).collect();
+        let zw = || {
+            network
+                .layers
+                .iter()
+                .map(|l| Array2::zeros(l.weights.raw_dim()))
+                .collect()
+        };
+        let zb = || {
+            network
+                .layers
+                .iter()
+                .map(|l| Array1::zeros(l.bias.raw_dim()))
+                .collect()
+        };
         Self {
             step: 0,
             m_w: zw(),
@@ -342,11 +390,35 @@ impl OptimizerState {
                 Optimizer::Adam => {
                     let c1 = 1.0 - ADAM_BETA1.powi(self.step);
                     let c2 = 1.0 - ADAM_BETA2.powi(self.step);
-                    adam(&mut layer.weights, &grads.weights[i], &mut self.m_w[i], &mut self.v_w[i], lr, wd, c1, c2);
-                    adam(&mut layer.bias, &grads.bias[i], &mut self.m_b[i], &mut self.v_b[i], lr, 0.0, c1, c2);
+                    adam(
+                        &mut layer.weights,
+                        &grads.weights[i],
+                        &mut self.m_w[i],
+                        &mut self.v_w[i],
+                        lr,
+                        wd,
+                        c1,
+                        c2,
+                    );
+                    adam(
+                        &mut layer.bias,
+                        &grads.bias[i],
+                        &mut self.m_b[i],
+                        &mut self.v_b[i],
+                        lr,
+                        0.0,
+                        c1,
+                        c2,
+                    );
                 }
                 Optimizer::Sgd => {
-                    sgd(&mut layer.weights, &grads.weights[i], &mut self.m_w[i], lr, wd);
+                    sgd(
+                        &mut layer.weights,
+                        &grads.weights[i],
+                        &mut self.m_w[i],
+                        lr,
+                        wd,
+                    );
                     sgd(&mut layer.bias, &grads.bias[i], &mut self.m_b[i], lr, 0.0);
                 }
             }
@@ -365,12 +437,16 @@ fn adam<D: ndarray::Dimension>(
     c1: f32,
     c2: f32,
 ) {
-    ndarray::Zip::from(p).and(g).and(m).and(v).for_each(|p, &g, m, v| {
-        *m = ADAM_BETA1 * *m + (1.0 - ADAM_BETA1) * g;
-        *v = ADAM_BETA2 * *v + (1.0 - ADAM_BETA2) * g * g;
-        let update = (*m / c1) / ((*v / c2).sqrt() + ADAM_EPSILON);
-        *p -= lr * (update + weight_decay * *p);
-    });
+    ndarray::Zip::from(p)
+        .and(g)
+        .and(m)
+        .and(v)
+        .for_each(|p, &g, m, v| {
+            *m = ADAM_BETA1 * *m + (1.0 - ADAM_BETA1) * g;
+            *v = ADAM_BETA2 * *v + (1.0 - ADAM_BETA2) * g * g;
+            let update = (*m / c1) / ((*v / c2).sqrt() + ADAM_EPSILON);
+            *p -= lr * (update + weight_decay * *p);
+        });
 }
 
 fn sgd<D: ndarray::Dimension>(
@@ -380,10 +456,13 @@ fn sgd<D: ndarray::Dimension>(
     lr: f32,
     l2: f32,
 ) {
-    ndarray::Zip::from(p).and(g).and(velocity).for_each(|p, &g, v| {
-        *v = SGD_MOMENTUM * *v + g + l2 * *p;
-        *p -= lr * *v;
-    });
+    ndarray::Zip::from(p)
+        .and(g)
+        .and(velocity)
+        .for_each(|p, &g, v| {
+            *v = SGD_MOMENTUM * *v + g + l2 * *p;
+            *p -= lr * *v;
+        });
 }
 
 /// The hidden activation.

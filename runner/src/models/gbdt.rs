@@ -71,8 +71,17 @@ impl Tree {
         let mut i = 0;
         loop {
             match self.nodes.get(i) {
-                Some(Node::Split { feature, threshold, left, right }) => {
-                    i = if row[*feature] <= *threshold { *left } else { *right };
+                Some(Node::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                }) => {
+                    i = if row[*feature] <= *threshold {
+                        *left
+                    } else {
+                        *right
+                    };
                 }
                 Some(Node::Leaf { value }) => return *value,
                 None => return 0.0,
@@ -115,9 +124,11 @@ mod grow;
 
 pub use binning::Bins;
 
-use super::{EarlyStopper, FitContext, Fitted, Model, StepMetrics, StopReason, TrainingSet, ValidationSet};
+use super::{
+    EarlyStopper, FitContext, Fitted, Model, StepMetrics, StopReason, TrainingSet, ValidationSet,
+};
 use crate::error::TrainError;
-use crate::metrics::{TaskKind, Targets};
+use crate::metrics::{Targets, TaskKind};
 use crate::rng::Rng;
 use lepton_crds::v1alpha1::ConcreteModelFamily;
 
@@ -134,8 +145,9 @@ pub fn fit(
     let targets = output_targets(ctx, train.y);
     let base_scores = base_scores(ctx.head.task, &targets, train.weights, width);
     let mut scores: Vec<f64> = (0..n).flat_map(|_| base_scores.iter().copied()).collect();
-    let mut validation_scores: Vec<f64> =
-        (0..validation.x.rows).flat_map(|_| base_scores.iter().copied()).collect();
+    let mut validation_scores: Vec<f64> = (0..validation.x.rows)
+        .flat_map(|_| base_scores.iter().copied())
+        .collect();
     let mut forest = Forest {
         trees: Vec::new(),
         base_scores: base_scores.iter().map(|&b| b as f32).collect(),
@@ -151,7 +163,15 @@ pub fn fit(
     let total = u64::from(config.num_trees);
 
     for round in 1..=total {
-        compute_gradients(ctx.head.task, &scores, &targets, train.weights, width, &mut gradients, &mut hessians);
+        compute_gradients(
+            ctx.head.task,
+            &scores,
+            &targets,
+            train.weights,
+            width,
+            &mut gradients,
+            &mut hessians,
+        );
         let rows = sample(&all_rows, config.subsample, &mut rng);
         let round_features = sample(&features, config.feature_fraction, &mut rng);
         for output in 0..width {
@@ -170,7 +190,8 @@ pub fn fit(
                 scores[r * width + output] += f64::from(tree.leaf_value(train.x.row(r)));
             }
             for r in 0..validation.x.rows {
-                validation_scores[r * width + output] += f64::from(tree.leaf_value(validation.x.row(r)));
+                validation_scores[r * width + output] +=
+                    f64::from(tree.leaf_value(validation.x.row(r)));
             }
             forest.trees.push(tree);
         }
@@ -182,7 +203,10 @@ pub fn fit(
             if stopper.record(&metrics) {
                 best_rounds = round;
             }
-            history.push(StepMetrics { step: round, metrics });
+            history.push(StepMetrics {
+                step: round,
+                metrics,
+            });
             if stopper.should_stop() {
                 stop_reason = StopReason::EarlyStopped;
                 break;
@@ -196,7 +220,10 @@ pub fn fit(
     if best_rounds == 0 {
         return Err(TrainError::TrainingDiverged {
             family: "gbdt",
-            detail: format!("the validation {} was never a finite number", ctx.metric.as_str()),
+            detail: format!(
+                "the validation {} was never a finite number",
+                ctx.metric.as_str()
+            ),
         });
     }
     forest.trees.truncate(best_rounds as usize * width);
@@ -225,7 +252,11 @@ fn output_targets(ctx: &FitContext, y: &Targets) -> Vec<f64> {
 }
 
 fn base_scores(task: TaskKind, targets: &[f64], weights: &[f32], width: usize) -> Vec<f64> {
-    let total: f64 = weights.iter().map(|&w| f64::from(w)).sum::<f64>().max(f64::MIN_POSITIVE);
+    let total: f64 = weights
+        .iter()
+        .map(|&w| f64::from(w))
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
     let mean = |k: usize| {
         targets
             .chunks(width)
@@ -295,4 +326,3 @@ fn sample<T: Copy>(items: &[T], fraction: f64, rng: &mut Rng) -> Vec<T> {
 
 #[cfg(test)]
 mod tests;
-

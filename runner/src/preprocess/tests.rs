@@ -1,6 +1,6 @@
 use super::*;
 use crate::dataset::{RawFeature, Target};
-use crate::metrics::{TaskKind, Targets};
+use crate::metrics::{Targets, TaskKind};
 
 fn dataset(features: Vec<RawFeature>, rows: usize) -> Dataset {
     Dataset {
@@ -25,11 +25,26 @@ fn numeric_columns_are_filled_indicated_clipped_and_scaled_from_training_rows_on
     let mut values: Vec<f64> = (0..100).map(f64::from).collect();
     values[5] = f64::NAN;
     values[99] = 1e6; // an outlier, only in the validation row below
-    let ds = dataset(vec![RawFeature { name: "x".into(), data: ColumnData::Numeric(values) }], 100);
-    let plans = crate::dataset::plan_columns(&ds.features, &Preprocessing::default(), &ds.source_rows).unwrap();
+    let ds = dataset(
+        vec![RawFeature {
+            name: "x".into(),
+            data: ColumnData::Numeric(values),
+        }],
+        100,
+    );
+    let plans =
+        crate::dataset::plan_columns(&ds.features, &Preprocessing::default(), &ds.source_rows)
+            .unwrap();
     let train: Vec<usize> = (0..99).collect();
     let p = Preprocessor::fit(&ds, &plans, &train, &Preprocessing::default(), &[]).unwrap();
-    let InputEncoder::Numeric { fill, indicator, clip, scale, .. } = &p.inputs[0] else {
+    let InputEncoder::Numeric {
+        fill,
+        indicator,
+        clip,
+        scale,
+        ..
+    } = &p.inputs[0]
+    else {
         panic!("numeric expected: {p:?}");
     };
     assert!(*indicator);
@@ -37,11 +52,18 @@ fn numeric_columns_are_filled_indicated_clipped_and_scaled_from_training_rows_on
     let (lo, hi) = clip.unwrap();
     assert!(lo > 0.0 && lo < 1.0 && hi > 97.0 && hi < 98.0, "{lo} {hi}");
     let (mean, std) = scale.unwrap();
-    assert!((mean - 49.0).abs() < 0.5 && (std - 28.6).abs() < 0.5, "{mean} {std}");
+    assert!(
+        (mean - 49.0).abs() < 0.5 && (std - 28.6).abs() < 0.5,
+        "{mean} {std}"
+    );
     assert_eq!(p.feature_names(), ["x", "x__missing"]);
     let f = p.transform(&ds, &[5, 99]);
     assert_eq!(f.row(0), [((49.5 - mean) / std) as f32, 1.0]);
-    assert_eq!(f.row(1), [((hi - mean) / std) as f32, 0.0], "the outlier is clipped to the upper bound");
+    assert_eq!(
+        f.row(1),
+        [((hi - mean) / std) as f32, 0.0],
+        "the outlier is clipped to the upper bound"
+    );
 }
 
 #[test]
@@ -52,30 +74,65 @@ fn categories_keep_the_frequent_ones_and_send_the_rest_to_other() {
     cells.push(None);
     cells.push(Some("b"));
     let n = cells.len();
-    let ds = dataset(vec![RawFeature { name: "c".into(), data: text(&cells) }], n);
-    let plans = crate::dataset::plan_columns(&ds.features, &Preprocessing::default(), &ds.source_rows).unwrap();
+    let ds = dataset(
+        vec![RawFeature {
+            name: "c".into(),
+            data: text(&cells),
+        }],
+        n,
+    );
+    let plans =
+        crate::dataset::plan_columns(&ds.features, &Preprocessing::default(), &ds.source_rows)
+            .unwrap();
     let train: Vec<usize> = (0..n).collect();
-    let p = Preprocessor::fit(&ds, &plans, &train, &Preprocessing::default(), &["NA".into()]).unwrap();
+    let p = Preprocessor::fit(
+        &ds,
+        &plans,
+        &train,
+        &Preprocessing::default(),
+        &["NA".into()],
+    )
+    .unwrap();
     assert_eq!(p.feature_names(), ["c=a", "c=b", "c=__other__"]);
     let f = p.transform(&ds, &[0, 10, 16, 18]);
     assert_eq!(f.row(0), [1.0, 0.0, 0.0]);
     assert_eq!(f.row(1), [0.0, 1.0, 0.0]);
-    assert_eq!(f.row(2), [0.0, 0.0, 1.0], "a category under minFrequency goes to other");
-    assert_eq!(f.row(3), [1.0, 0.0, 0.0], "missing takes the most frequent category");
+    assert_eq!(
+        f.row(2),
+        [0.0, 0.0, 1.0],
+        "a category under minFrequency goes to other"
+    );
+    assert_eq!(
+        f.row(3),
+        [1.0, 0.0, 0.0],
+        "missing takes the most frequent category"
+    );
     let mut out = [0.0; 3];
     encode_text(&p.inputs[0], Some("never seen"), &p.null_values, &mut out);
     assert_eq!(out, [0.0, 0.0, 1.0]);
     encode_text(&p.inputs[0], Some("NA"), &p.null_values, &mut out);
     assert_eq!(out, [1.0, 0.0, 0.0]);
     encode_text(&p.inputs[0], Some(" b "), &p.null_values, &mut out);
-    assert_eq!(out, [0.0, 0.0, 1.0], "whitespace is only forgiven in the training values");
+    assert_eq!(
+        out,
+        [0.0, 0.0, 1.0],
+        "whitespace is only forgiven in the training values"
+    );
 }
 
 #[test]
 fn booleans_are_one_feature_and_imputation_off_reports_the_row() {
     let cells = [Some("Yes"), Some("No"), Some("No"), None];
-    let ds = dataset(vec![RawFeature { name: "student".into(), data: text(&cells) }], 4);
-    let plans = crate::dataset::plan_columns(&ds.features, &Preprocessing::default(), &ds.source_rows).unwrap();
+    let ds = dataset(
+        vec![RawFeature {
+            name: "student".into(),
+            data: text(&cells),
+        }],
+        4,
+    );
+    let plans =
+        crate::dataset::plan_columns(&ds.features, &Preprocessing::default(), &ds.source_rows)
+            .unwrap();
     let p = Preprocessor::fit(&ds, &plans, &[0, 1, 2, 3], &Preprocessing::default(), &[]).unwrap();
     assert_eq!(p.transform(&ds, &[0, 1, 3]).values, [1.0, 0.0, 0.0]);
 
@@ -83,7 +140,10 @@ fn booleans_are_one_feature_and_imputation_off_reports_the_row() {
     off.imputation.enabled = false;
     let err = Preprocessor::fit(&ds, &plans, &[0, 1, 2, 3], &off, &[]).unwrap_err();
     assert_eq!(err.reason(), "MissingValue");
-    assert!(err.to_string().contains("`student`") && err.to_string().contains("row 4"), "{err}");
+    assert!(
+        err.to_string().contains("`student`") && err.to_string().contains("row 4"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -30,7 +30,12 @@ fn loss(network: &DenseNetwork, task: TaskKind, batch: &Batch) -> f64 {
             }
             TaskKind::Multiclass { .. } => {
                 let max = row.iter().copied().fold(f32::MIN, f32::max) as f64;
-                let lse = max + row.iter().map(|&v| (f64::from(v) - max).exp()).sum::<f64>().ln();
+                let lse = max
+                    + row
+                        .iter()
+                        .map(|&v| (f64::from(v) - max).exp())
+                        .sum::<f64>()
+                        .ln();
                 let k = batch.y.row(i).iter().position(|&v| v == 1.0).unwrap();
                 lse - f64::from(row[k])
             }
@@ -57,11 +62,17 @@ fn backpropagation_matches_finite_differences() {
             TaskKind::Regression => rng.normal() as f32,
         });
         let w = Array1::from_shape_fn(6, |i| 0.5 + i as f32 * 0.25);
-        let batch = Batch { x: x.view(), y: y.view(), w: w.view() };
+        let batch = Batch {
+            x: x.view(),
+            y: y.view(),
+            w: w.view(),
+        };
         let grads = gradients(&network, &cfg, task, &batch, &mut rng);
         for layer in 0..network.layers.len() {
             for idx in [(0, 0), (1, 2)] {
-                if idx.0 >= network.layers[layer].weights.nrows() || idx.1 >= network.layers[layer].weights.ncols() {
+                if idx.0 >= network.layers[layer].weights.nrows()
+                    || idx.1 >= network.layers[layer].weights.ncols()
+                {
                     continue;
                 }
                 let h = 1e-2f32;
@@ -92,14 +103,28 @@ fn two_moons_like(n: usize, seed: u64) -> (Features, Vec<usize>) {
         values.extend([a as f32, b as f32]);
         y.push(usize::from((a > 0.0) != (b > 0.0)));
     }
-    (Features { values, rows: n, cols: 2 }, y)
+    (
+        Features {
+            values,
+            rows: n,
+            cols: 2,
+        },
+        y,
+    )
 }
 
 fn context(reporter: &NullReporter, task: TaskKind, metric: Metric) -> FitContext<'_> {
     FitContext {
-        head: Head { task, target_mean: 0.0, target_std: 1.0 },
+        head: Head {
+            task,
+            target_mean: 0.0,
+            target_std: 1.0,
+        },
         metric,
-        early_stopping: EarlyStopping { enabled: false, ..EarlyStopping::default() },
+        early_stopping: EarlyStopping {
+            enabled: false,
+            ..EarlyStopping::default()
+        },
         seed: 7,
         deadline: None,
         reporter,
@@ -112,15 +137,29 @@ fn an_mlp_learns_xor_and_a_linear_model_cannot() {
     let (vx, vy) = two_moons_like(200, 2);
     let (y, vy) = (Targets::Classes(y), Targets::Classes(vy));
     let weights = vec![1.0; 800];
-    let train = TrainingSet { x: &x, y: &y, weights: &weights };
+    let train = TrainingSet {
+        x: &x,
+        y: &y,
+        weights: &weights,
+    };
     let validation = ValidationSet { x: &vx, y: &vy };
     let reporter = NullReporter;
     let ctx = context(&reporter, TaskKind::Binary, Metric::Accuracy);
-    let mlp = fit(&config(&[16, 16], Activation::Relu), &ctx, &train, &validation).unwrap();
+    let mlp = fit(
+        &config(&[16, 16], Activation::Relu),
+        &ctx,
+        &train,
+        &validation,
+    )
+    .unwrap();
     let linear = fit(&config(&[], Activation::Relu), &ctx, &train, &validation).unwrap();
     let accuracy = |f: &Fitted| f.history[(f.best_step - 1) as usize].metrics["accuracy"];
     assert!(accuracy(&mlp) > 0.93, "mlp accuracy {}", accuracy(&mlp));
-    assert!(accuracy(&linear) < 0.7, "linear accuracy {}", accuracy(&linear));
+    assert!(
+        accuracy(&linear) < 0.7,
+        "linear accuracy {}",
+        accuracy(&linear)
+    );
     assert_eq!(linear.model.family(), ConcreteModelFamily::Linear);
 }
 
@@ -129,15 +168,24 @@ fn the_same_seed_trains_the_same_network() {
     let (x, y) = two_moons_like(300, 3);
     let y = Targets::Classes(y);
     let weights = vec![1.0; 300];
-    let train = TrainingSet { x: &x, y: &y, weights: &weights };
+    let train = TrainingSet {
+        x: &x,
+        y: &y,
+        weights: &weights,
+    };
     let validation = ValidationSet { x: &x, y: &y };
     let reporter = NullReporter;
     let ctx = context(&reporter, TaskKind::Binary, Metric::Auc);
     let mut cfg = config(&[8], Activation::Gelu);
     cfg.dropout = 0.2;
     cfg.epochs = 5;
-    let (a, b) = (fit(&cfg, &ctx, &train, &validation).unwrap(), fit(&cfg, &ctx, &train, &validation).unwrap());
-    let (Model::Dense(a), Model::Dense(b)) = (a.model, b.model) else { panic!() };
+    let (a, b) = (
+        fit(&cfg, &ctx, &train, &validation).unwrap(),
+        fit(&cfg, &ctx, &train, &validation).unwrap(),
+    );
+    let (Model::Dense(a), Model::Dense(b)) = (a.model, b.model) else {
+        panic!()
+    };
     assert_eq!(a, b);
 }
 
@@ -146,7 +194,11 @@ fn a_huge_learning_rate_is_reported_as_divergence_not_a_panic() {
     let (x, _) = two_moons_like(200, 4);
     let y = Targets::Values((0..200).map(|i| f64::from(i) * 1e30).collect());
     let weights = vec![1.0; 200];
-    let train = TrainingSet { x: &x, y: &y, weights: &weights };
+    let train = TrainingSet {
+        x: &x,
+        y: &y,
+        weights: &weights,
+    };
     let validation = ValidationSet { x: &x, y: &y };
     let reporter = NullReporter;
     let ctx = context(&reporter, TaskKind::Regression, Metric::Rmse);

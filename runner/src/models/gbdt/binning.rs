@@ -51,7 +51,11 @@ fn thresholds_for(column: &[f32], max_bins: usize) -> Vec<f32> {
         }
     }
     if distinct.len() <= max_bins {
-        return distinct.iter().take(distinct.len().saturating_sub(1)).map(|(v, _)| *v).collect();
+        return distinct
+            .iter()
+            .take(distinct.len().saturating_sub(1))
+            .map(|(v, _)| *v)
+            .collect();
     }
     // Equal-frequency edges: close a bin once it holds its share of the rows.
     let per_bin = column.len() as f64 / max_bins as f64;

@@ -52,19 +52,24 @@ pub(super) fn grow_tree(input: &GrowInput) -> Tree {
     }];
     while let Some(pending) = queue.pop() {
         let (g, h, n) = totals(&pending.histogram, input.features);
-        let split = if pending.depth < input.config.max_depth && n >= 2 * input.config.min_samples_leaf {
-            best_split(input, &pending.histogram, g, h)
-        } else {
-            None
-        };
+        let split =
+            if pending.depth < input.config.max_depth && n >= 2 * input.config.min_samples_leaf {
+                best_split(input, &pending.histogram, g, h)
+            } else {
+                None
+            };
         let Some(split) = split else {
             let value = -g / (h + input.config.l2) * f64::from(input.config.learning_rate);
-            tree.nodes[pending.node] = Node::Leaf { value: value as f32 };
+            tree.nodes[pending.node] = Node::Leaf {
+                value: value as f32,
+            };
             continue;
         };
         let codes = &input.bins.codes[split.feature];
-        let (left_rows, right_rows): (Vec<u32>, Vec<u32>) =
-            pending.rows.iter().partition(|&&r| codes[r as usize] <= split.bin);
+        let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = pending
+            .rows
+            .iter()
+            .partition(|&&r| codes[r as usize] <= split.bin);
         let (small, large_is_left) = if left_rows.len() <= right_rows.len() {
             (&left_rows, false)
         } else {
@@ -148,7 +153,9 @@ fn totals(histogram: &Histogram, features: &[usize]) -> (f64, f64, u32) {
     let Some(&j) = features.first() else {
         return (0.0, 0.0, 0);
     };
-    histogram[j].iter().fold((0.0, 0.0, 0), |(g, h, n), c| (g + c.g, h + c.h, n + c.n))
+    histogram[j]
+        .iter()
+        .fold((0.0, 0.0, 0), |(g, h, n), c| (g + c.g, h + c.h, n + c.n))
 }
 
 fn best_split(input: &GrowInput, histogram: &Histogram, g: f64, h: f64) -> Option<Split> {
@@ -168,16 +175,30 @@ fn best_split(input: &GrowInput, histogram: &Histogram, g: f64, h: f64) -> Optio
                 hl += cell.h;
                 nl += cell.n;
                 let (gr, hr, nr) = (g - gl, h - hl, total_n - nl);
-                if nl < min_leaf || nr < min_leaf || hl < MIN_CHILD_HESSIAN || hr < MIN_CHILD_HESSIAN {
+                if nl < min_leaf
+                    || nr < min_leaf
+                    || hl < MIN_CHILD_HESSIAN
+                    || hr < MIN_CHILD_HESSIAN
+                {
                     continue;
                 }
                 let gain = gl * gl / (hl + l2) + gr * gr / (hr + l2) - parent_score;
                 if gain > MIN_SPLIT_GAIN && best.as_ref().is_none_or(|s| gain > s.gain) {
-                    best = Some(Split { feature: j, bin: b as u16, gain });
+                    best = Some(Split {
+                        feature: j,
+                        bin: b as u16,
+                        gain,
+                    });
                 }
             }
             best
         })
         // Ties go to the lower feature index so that results do not depend on thread timing.
-        .reduce_with(|a, b| if b.gain > a.gain || (b.gain == a.gain && b.feature < a.feature) { b } else { a })
+        .reduce_with(|a, b| {
+            if b.gain > a.gain || (b.gain == a.gain && b.feature < a.feature) {
+                b
+            } else {
+                a
+            }
+        })
 }
