@@ -1,7 +1,9 @@
 # Lepton's entry points. `make test` is what CI runs (through .ci/run).
 CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
 
-.PHONY: all test crds check-crds lint fmt demo build
+.PHONY: all test crds check-crds lint fmt demo build python-env
 
 all: build
 
@@ -9,8 +11,16 @@ build:
 	$(CARGO) build --workspace --locked
 
 ## test: the whole test suite (includes the check that generated CRDs and docs are current)
-test:
+test: python-env
 	$(CARGO) test --workspace --locked
+
+## python-env: the Python packages tests check Lepton against (ONNX Runtime, onnx, moto)
+python-env: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
 
 ## crds: regenerate crds/*.yaml, charts/lepton/crds/*.yaml and docs/api.md from the Rust types
 crds:

@@ -13,12 +13,13 @@ use crate::train::{TrainOptions, train};
 /// Usage text.
 pub const USAGE: &str = "usage:
   lepton-runner train [--spec FILE] [--output URI] [--results FILE] [--termination-log FILE]
-                      [--ort-lib PATH] [--time-budget SECONDS]
+                      [--predictions FILE] [--ort-lib PATH] [--time-budget SECONDS]
   lepton-runner --version
 
 train   runs a TrainingJob: the manifest (or only its spec, YAML or JSON) comes from --spec, or
         from the LEPTON_TRAINING_JOB environment variable. Progress is written to stdout as JSON
-        lines; logs go to stderr (JSON with LEPTON_LOG_FORMAT=json).";
+        lines; logs go to stderr (JSON with LEPTON_LOG_FORMAT=json). --results writes the final
+        results as JSON, --predictions a sample of validation rows with the model's outputs.";
 
 /// Exit status of a run whose training failed (bad data, bad spec, ...).
 pub const EXIT_TRAINING_FAILED: u8 = 1;
@@ -72,6 +73,7 @@ fn parse_train_args(args: &[String]) -> Result<TrainArgs, String> {
             "--spec" | "-f" => parsed.spec = Some(PathBuf::from(value()?)),
             "--output" => parsed.options.output = Some(value()?),
             "--results" => parsed.options.results_file = Some(PathBuf::from(value()?)),
+            "--predictions" => parsed.options.predictions_file = Some(PathBuf::from(value()?)),
             "--termination-log" => termination_log = Some(PathBuf::from(value()?)),
             "--ort-lib" => parsed.options.ort_library = Some(PathBuf::from(value()?)),
             "--time-budget" => {

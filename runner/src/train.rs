@@ -42,6 +42,8 @@ pub struct TrainOptions {
     pub results_file: Option<PathBuf>,
     /// Where the compact results go (a pod's termination message path).
     pub termination_log: Option<PathBuf>,
+    /// Where a sample of validation rows and the model's outputs for them are written (JSON).
+    pub predictions_file: Option<PathBuf>,
     /// ONNX Runtime library, overriding `LEPTON_ORT_LIB`.
     pub ort_library: Option<PathBuf>,
     /// Data access settings.
@@ -62,7 +64,13 @@ pub struct TrainOutcome {
     pub card_uri: String,
     /// Results as written to the results file.
     pub results: RunResults,
+    /// Raw cells of (up to [`PREDICTION_SAMPLE_ROWS`]) validation rows and the trained model's
+    /// outputs for them: `{"inputs": {column: [cell, ...]}, "output": name, "outputs": [[...]]}`.
+    pub validation_predictions: serde_json::Value,
 }
+
+/// Validation rows included in [`TrainOutcome::validation_predictions`].
+pub const PREDICTION_SAMPLE_ROWS: usize = 500;
 
 /// Runs a TrainingJob, writing results (success or failure) where `options` say.
 pub fn train(
@@ -319,6 +327,13 @@ fn run(
         &validation_outputs,
         options.ort_library.as_deref(),
     )?;
+    let validation_predictions = sample_predictions(
+        &preprocessor,
+        &ds,
+        &split.validation,
+        &validation_outputs,
+        head,
+    );
     let sha256 = artifact::sha256_hex(&onnx_bytes);
     let family = fitted.model.family();
     let card = ModelCard {
@@ -424,11 +439,56 @@ fn run(
         }),
         duration_seconds: started.elapsed().as_secs_f64(),
     };
+    if let Some(path) = &options.predictions_file {
+        let text = serde_json::to_string(&validation_predictions).unwrap_or_default();
+        std::fs::write(path, text).map_err(|e| TrainError::Output {
+            what: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+    }
     Ok(TrainOutcome {
         card,
         model_uri,
         card_uri,
         results,
+        validation_predictions,
+    })
+}
+
+fn sample_predictions(
+    preprocessor: &Preprocessor,
+    ds: &dataset::Dataset,
+    rows: &[usize],
+    outputs: &[f32],
+    head: Head,
+) -> serde_json::Value {
+    let rows = &rows[..rows.len().min(PREDICTION_SAMPLE_ROWS)];
+    let mut inputs = serde_json::Map::new();
+    for input in &preprocessor.inputs {
+        let Some(column) = ds.features.iter().find(|f| f.name == input.name()) else {
+            continue;
+        };
+        let cells: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|&r| match &column.data {
+                table::ColumnData::Numeric(v) if v[r].is_nan() => serde_json::Value::Null,
+                table::ColumnData::Numeric(v) => json!(v[r]),
+                table::ColumnData::Text(v) => v[r]
+                    .as_deref()
+                    .map_or(serde_json::Value::Null, |s| json!(s)),
+            })
+            .collect();
+        inputs.insert(input.name().to_string(), serde_json::Value::Array(cells));
+    }
+    let per_row = head.task.outputs();
+    let output_rows: Vec<&[f32]> = outputs.chunks(per_row).take(rows.len()).collect();
+    json!({
+        "inputs": inputs,
+        "output": match head.task {
+            TaskKind::Regression => onnx::OUTPUT_VALUE,
+            _ => onnx::OUTPUT_PROBABILITIES,
+        },
+        "outputs": output_rows,
     })
 }
 
