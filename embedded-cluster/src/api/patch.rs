@@ -43,6 +43,30 @@ fn parse_json(body: &[u8]) -> Result<Value, StatusError> {
         .map_err(|e| StatusError::bad_request(format!("error decoding patch: {e}")))
 }
 
+/// Applies a JSON patch the way the API server's library does: like RFC 6902, except that
+/// `test` of a missing path against `null` succeeds (kube's finalizer helper relies on it).
+/// The caller applies it to a copy, so a failed operation leaves the object unchanged.
+fn apply_json_patch(
+    doc: &mut Value,
+    ops: &[json_patch::PatchOperation],
+) -> Result<(), StatusError> {
+    for op in ops {
+        if let json_patch::PatchOperation::Test(test) = op
+            && test.value.is_null()
+            && doc.pointer(test.path.as_str()).is_none()
+        {
+            continue;
+        }
+        json_patch::patch(doc, std::slice::from_ref(op)).map_err(|e| {
+            StatusError::from_code(
+                422,
+                format!("the server rejected our request due to an error in our request: {e}"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 impl Txn<'_> {
     /// Patches an object (or its status); an apply creates the object when it is missing.
     pub fn patch(
@@ -59,14 +83,7 @@ impl Txn<'_> {
                 let patch: json_patch::Patch = serde_json::from_slice(body).map_err(|e| {
                     StatusError::bad_request(format!("error decoding JSON patch: {e}"))
                 })?;
-                self.patch_with(rt, key, opts, |doc| {
-                    json_patch::patch(doc, &patch.0).map_err(|e| {
-                        StatusError::from_code(
-                            422,
-                            format!("the server rejected our request due to an error in our request: {e}"),
-                        )
-                    })
-                })
+                self.patch_with(rt, key, opts, |doc| apply_json_patch(doc, &patch.0))
             }
             PatchKind::Merge | PatchKind::StrategicMerge => {
                 let patch = parse_json(body)?;
