@@ -93,3 +93,68 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// moto's S3-compatible server, running until dropped.
+pub struct MotoServer {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl MotoServer {
+    /// Starts moto's standalone server on a free port.
+    pub fn start() -> Self {
+        use std::io::{BufRead, BufReader};
+        let script = "import sys, threading\nfrom moto.server import main\nthreading.Thread(target=main, args=(['-p0'],), daemon=True).start()\nsys.stdin.read()\n";
+        let mut child = Command::new(python())
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the test Python starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            // Drain every line so that moto's request log never fills the pipe.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent && let Some(at) = line.find("http://127.0.0.1:") {
+                    let port: String = line[at + 17..]
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    let _ = tx.send(port);
+                    sent = true;
+                }
+            }
+        });
+        let port = rx.recv_timeout(std::time::Duration::from_secs(60)).expect(
+            "moto's server reports its port (run `make python-env` to install moto[server])",
+        );
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Turns request authentication on: from now on only keys of IAM users moto knows work.
+    pub fn require_authentication(&self) {
+        let script = format!(
+            "import urllib.request\nurllib.request.urlopen(urllib.request.Request({:?}, data=b'0', method='POST', headers={{'Content-Type': 'application/json'}})).read()",
+            format!("{}/moto-api/reset-auth", self.endpoint)
+        );
+        let status = Command::new(python())
+            .args(["-c", &script])
+            .status()
+            .expect("python runs");
+        assert!(status.success(), "moto's reset-auth failed");
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
