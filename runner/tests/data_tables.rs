@@ -388,6 +388,13 @@ mod csv_errors {
         assert_eq!(read_table(b"a\n1\n2\n", &options).unwrap().rows, 2);
         let message = fails(read_table(b"a\n1\n2\n3\n", &options), "TooManyRows");
         assert!(message.contains("more than 2 data rows"), "{message}");
+        let headerless = ReadOptions {
+            header: false,
+            max_rows: 1,
+            ..ReadOptions::new("x.csv")
+        };
+        assert_eq!(read_table(b"1\n", &headerless).unwrap().rows, 1);
+        fails(read_table(b"1\n2\n", &headerless), "TooManyRows");
 
         let options = ReadOptions {
             max_bytes: 5,

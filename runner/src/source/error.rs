@@ -189,7 +189,7 @@ pub enum SourceError {
     },
 
     /// Reading a file failed for another reason.
-    #[error("cannot read `{location}`: {detail}")]
+    #[error("cannot read `{location}`: {detail}; check the file and the volume it is on")]
     ReadFailed {
         /// The location (redacted).
         location: String,

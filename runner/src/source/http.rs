@@ -254,7 +254,7 @@ fn status_error(status: StatusCode, location: &str, attempts: u32) -> SourceErro
             hint: if status.is_server_error() || code == 429 {
                 "; the server is failing or overloaded: try again later".to_owned()
             } else {
-                String::new()
+                "; the server refused the request: check the URL".to_owned()
             },
         },
     }

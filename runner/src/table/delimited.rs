@@ -62,11 +62,13 @@ pub(crate) fn read(bytes: &[u8], options: &ReadOptions) -> Result<Table, TableEr
         })
         .collect();
     let mut rows = 0usize;
-    if first_is_data {
-        rows += 1;
-        scan_row(&record, rows, &names, &mut states, &ctx)?;
-    }
-    while next(&mut reader, &mut record, &ctx)? {
+    // Without a header, the record already read is the first data row.
+    let mut have_record = first_is_data;
+    loop {
+        if !have_record && !next(&mut reader, &mut record, &ctx)? {
+            break;
+        }
+        have_record = false;
         rows += 1;
         if rows > options.max_rows {
             return Err(TableError::TooManyRows {

@@ -177,7 +177,9 @@ pub enum TableError {
     },
 
     /// The CSV reader failed for another reason.
-    #[error("`{location}`: cannot parse CSV near line {line}: {detail}")]
+    #[error(
+        "`{location}`: cannot parse CSV near line {line}: {detail}; check that the file is delimited text and the csv settings match it"
+    )]
     MalformedCsv {
         /// The location (redacted).
         location: String,
