@@ -10,6 +10,9 @@
 //! failures, delays and cut watches; [`EmbeddedCluster::restart`] restarts the server with
 //! its state.
 //!
+//! [`executor::LocalExecutor`] runs the pods Lepton creates as local processes of its
+//! runner, in place of the kubelet and the Job, Deployment and Service controllers.
+//!
 //! The crate's README lists every supported and unsupported behaviour.
 
 #![deny(missing_docs)]
@@ -17,6 +20,7 @@
 mod api;
 mod cluster;
 mod error;
+pub mod executor;
 mod faults;
 mod gc;
 mod meta;

@@ -76,6 +76,7 @@ impl Txn<'_> {
                 object["status"] = initial;
             }
         }
+        super::builtin::normalize(rt, &mut object);
         if opts.admission
             && let Some(validator) = &rt.validator
         {

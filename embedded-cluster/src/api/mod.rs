@@ -2,6 +2,7 @@
 //! delete, each run as one transaction under the store lock, followed by garbage collection.
 //! Reads live in [`read`].
 
+mod builtin;
 mod create;
 mod delete;
 mod patch;

@@ -60,6 +60,9 @@ impl Txn<'_> {
         opts: &WriteOptions,
         mode: ManagedMode,
     ) -> Result<Arc<Value>, StatusError> {
+        if opts.subresource.is_none() {
+            super::builtin::normalize(rt, &mut new);
+        }
         if opts.subresource.is_none()
             && opts.admission
             && let Some(validator) = &rt.validator
