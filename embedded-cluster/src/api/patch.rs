@@ -113,6 +113,7 @@ impl Txn<'_> {
             .ok_or_else(|| StatusError::not_found(rt, &key.name))?;
         let mut new = (*old).clone();
         change(&mut new)?;
+        check_identity(rt, &new, &key.namespace, Some(&key.name))?;
         if meta::meta_str(&new, "resourceVersion") != meta::meta_str(&old, "resourceVersion") {
             return Err(StatusError::modified(rt, &key.name));
         }

@@ -78,8 +78,8 @@ impl ExecutorConfig {
     }
 }
 
-/// The running executor. Dropping it stops its controllers but leaves processes to
-/// `kill_on_drop`; [`LocalExecutor::shutdown`] terminates them gracefully first.
+/// The running executor. Dropping it stops its controllers and tells every process to stop;
+/// [`LocalExecutor::shutdown`] also waits until they have.
 #[derive(Debug)]
 pub struct LocalExecutor {
     kubelet: Arc<Kubelet>,

@@ -166,6 +166,11 @@ async fn serve_resource(
             let kind = PatchKind::from_content_type(&content_type, query.force)
                 .ok_or_else(|| StatusError::unsupported_media_type(&content_type))?;
             let body = read_body(request).await?;
+            let mut opts = opts;
+            if matches!(kind, PatchKind::Apply { .. }) && query.field_manager.is_none() {
+                // Apply has no default manager: the request must name one.
+                opts.manager.clear();
+            }
             let existed = shared.state().get(&key).is_some();
             let patched = write(shared, |txn| txn.patch(&rt, &key, kind, &body, &opts))?;
             let code = if existed { 200 } else { 201 };

@@ -93,6 +93,20 @@ pub async fn generate_name_and_invalid_names(client: Client, ns: String) {
     let name = created.metadata.name.expect("a name");
     assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
 
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let planned = api
+        .create(&dry_run, &config_map("dry", &[], &[("a", "1")]))
+        .await
+        .expect("dry-run create");
+    assert_eq!(planned.metadata.name.as_deref(), Some("dry"));
+    assert!(
+        api.get_opt("dry").await.unwrap().is_none(),
+        "a dry run stores nothing"
+    );
+
     let invalid = status_of(
         api.create(&PostParams::default(), &config_map("Not_Valid", &[], &[]))
             .await,
