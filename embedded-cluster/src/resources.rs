@@ -46,6 +46,8 @@ pub(crate) struct ResourceType {
     /// CRD admission for Lepton kinds. The CEL context inside is not `Sync`, and admission is
     /// quick, so one lock per kind is enough.
     pub validator: Option<Mutex<CrdValidator>>,
+    /// Admission of `status` writes for Lepton kinds (see [`status_validator`]).
+    pub status_validator: Option<Mutex<CrdValidator>>,
 }
 
 impl std::fmt::Debug for ResourceType {
@@ -69,6 +71,7 @@ impl ResourceType {
             selectable_fields: Vec::new(),
             default_propagation: Propagation::Background,
             validator: None,
+            status_validator: None,
         }
     }
 
@@ -115,6 +118,7 @@ impl ResourceType {
                 .collect(),
             default_propagation: Propagation::Background,
             validator: Some(Mutex::new(validator)),
+            status_validator: status_validator(crd),
         }
     }
 
@@ -154,6 +158,33 @@ impl ResourceType {
     pub fn selectable(&self, field: &str) -> bool {
         matches!(field, "metadata.name" | "metadata.namespace")
             || self.selectable_fields.iter().any(|f| f == field)
+    }
+}
+
+/// A validator for the `status` of a CRD's objects. The crate's admission checks `spec` (and
+/// drops `status`), so the status schema is checked by a second validator built from a copy
+/// of the CRD whose `spec` is the status schema: the same types, bounds, enums, defaults and
+/// strict field checks, with field paths renamed back to `status`.
+fn status_validator(crd: &CustomResourceDefinition) -> Option<Mutex<CrdValidator>> {
+    let mut copy = lepton_crds::generate::crd_json(crd);
+    let root = &mut copy["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    let status = root.pointer("/properties/status")?.clone();
+    *root = json!({
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": status,
+        },
+    });
+    let copy: CustomResourceDefinition = serde_json::from_value(copy).ok()?;
+    match CrdValidator::new(&copy) {
+        Ok(validator) => Some(Mutex::new(validator)),
+        Err(error) => {
+            tracing::warn!(%error, "status of {} is not validated", crd.spec.names.kind);
+            None
+        }
     }
 }
 
@@ -294,6 +325,7 @@ mod tests {
             .expect("trainingjobs served");
         assert_eq!(tj.kind, "TrainingJob");
         assert!(tj.status && tj.namespaced && tj.validator.is_some());
+        assert!(tj.status_validator.is_some());
         assert!(tj.selectable("status.phase"));
         assert!(!tj.selectable("spec.data"));
         assert_eq!(tj.group_resource(), "trainingjobs.lepton.ai");

@@ -158,7 +158,30 @@ impl StatusError {
 
     /// A rejection from the CRD admission of a Lepton kind.
     pub fn from_rejection(rt: &ResourceType, rejection: &Rejection) -> Self {
-        let causes = rejection
+        let mut error = Self::invalid(
+            rt,
+            &rejection.name,
+            Self::causes(rejection, |f| f.to_owned()),
+        );
+        // The admission already words the whole message the way kubectl shows it.
+        error.message = rejection.to_string();
+        error
+    }
+
+    /// A rejection of a status, whose admission saw it as `spec`.
+    pub fn from_status_rejection(rt: &ResourceType, name: &str, rejection: &Rejection) -> Self {
+        let rename = |field: &str| match field.strip_prefix("spec") {
+            Some(rest) => format!("status{rest}"),
+            None => field.to_owned(),
+        };
+        Self::invalid(rt, name, Self::causes(rejection, rename))
+    }
+
+    fn causes(
+        rejection: &Rejection,
+        rename: impl Fn(&str) -> String,
+    ) -> Vec<(String, String, String)> {
+        rejection
             .errors
             .iter()
             .map(|e| {
@@ -176,13 +199,9 @@ impl StatusError {
                     .strip_prefix(&format!("{}: ", e.field))
                     .unwrap_or(&shown)
                     .to_owned();
-                (reason.to_owned(), e.field.clone(), message)
+                (reason.to_owned(), rename(&e.field), message)
             })
-            .collect();
-        let mut error = Self::invalid(rt, &rejection.name, causes);
-        // The admission already words the whole message the way kubectl shows it.
-        error.message = rejection.to_string();
-        error
+            .collect()
     }
 
     pub fn method_not_allowed(what: &str) -> Self {

@@ -2,7 +2,7 @@
 //! resource and the status subresource may change, admission, finalizer rules, generation,
 //! field ownership, no-op detection, and removal when the last finalizer goes.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::create::ManagedMode;
@@ -78,6 +78,9 @@ impl Txn<'_> {
             }
             new = admitted;
         }
+        if opts.subresource == Some(Subresource::Status) && opts.admission {
+            admit_status(rt, &key.name, &mut new)?;
+        }
         if meta::is_deleting(&old) {
             let before = meta::finalizers(&old);
             let added: Vec<String> = meta::finalizers(&new)
@@ -130,6 +133,26 @@ impl Txn<'_> {
         }
         Ok(stored)
     }
+}
+
+/// Checks and defaults the status of a Lepton kind against its CRD's status schema.
+fn admit_status(rt: &ResourceType, name: &str, object: &mut Value) -> Result<(), StatusError> {
+    let (Some(validator), Some(status)) = (&rt.status_validator, object.get("status")) else {
+        return Ok(());
+    };
+    let wrapped = json!({
+        "apiVersion": object.get("apiVersion"),
+        "kind": object.get("kind"),
+        "metadata": {"name": name},
+        "spec": status,
+    });
+    let admitted = validator
+        .lock()
+        .map_err(|_| StatusError::internal("admission lock poisoned"))?
+        .admit_create(&wrapped)
+        .map_err(|r| StatusError::from_status_rejection(rt, name, &r))?;
+    object["status"] = admitted["spec"].clone();
+    Ok(())
 }
 
 /// What an update may change: through `/status` only the status; through the main resource

@@ -142,6 +142,19 @@ pub async fn lepton_status_and_generation(client: Client, ns: String) {
         "status changes keep the generation"
     );
 
+    // Status writes are held to the status schema too.
+    let bogus = json!({"status": {"phase": "Bogus"}});
+    let refused = status_of(
+        api.patch_status("st", &PatchParams::default(), &Patch::Merge(&bogus))
+            .await,
+    );
+    assert_eq!((refused.code, refused.reason.as_str()), (422, "Invalid"));
+    let causes = refused.details.expect("details").causes;
+    assert!(
+        causes.iter().any(|c| c.field == "status.phase"),
+        "{causes:?}"
+    );
+
     let mut main = patched.clone();
     main.data["status"] = json!({"phase": "Failed"});
     main.metadata.labels = Some([("seen".to_owned(), "yes".to_owned())].into());
