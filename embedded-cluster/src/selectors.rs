@@ -95,11 +95,12 @@ fn parse_requirement(part: &str) -> Result<(String, LabelOp), String> {
         check_key(key)?;
         return Ok((key.to_owned(), LabelOp::NotExists));
     }
-    for (token, negate) in [(" notin ", true), (" in ", false)] {
-        if let Some(at) = part.find(token) {
+    for (word, negate) in [("notin", true), ("in", false)] {
+        if let Some((at, rest)) = find_set_operator(part, word) {
+            let token = word;
             let key = part[..at].trim();
             check_key(key)?;
-            let set = part[at + token.len()..].trim();
+            let set = part[rest..].trim();
             let inner = set
                 .strip_prefix('(')
                 .and_then(|s| s.strip_suffix(')'))
@@ -150,6 +151,16 @@ fn parse_requirement(part: &str) -> Result<(String, LabelOp), String> {
     }
     check_key(part)?;
     Ok((part.to_owned(), LabelOp::Exists))
+}
+
+/// Where ` in` / ` notin` stands as an operator (followed by a space or `(`): the end of the
+/// key and the start of the set.
+fn find_set_operator(part: &str, word: &str) -> Option<(usize, usize)> {
+    let pattern = format!(" {word}");
+    part.match_indices(&pattern).find_map(|(at, _)| {
+        let rest = at + pattern.len();
+        part[rest..].starts_with([' ', '(']).then_some((at, rest))
+    })
 }
 
 fn name_part_ok(name: &str) -> bool {
@@ -308,7 +319,9 @@ mod tests {
         assert!(matches("!other", l.clone()));
         assert!(!matches("!app", l.clone()));
         assert!(matches("n>4,n<6", l.clone()));
-        assert!(matches("app in (web),tier notin (back),!gone", l));
+        assert!(matches("app in (web),tier notin (back),!gone", l.clone()));
+        assert!(matches("app in(web),tier notin(back)", l.clone()));
+        assert!(!matches("app notin(web)", l));
     }
 
     #[test]
