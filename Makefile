@@ -3,7 +3,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: all test crds check-crds lint fmt demo build python-env
+.PHONY: all test crds check-crds lint fmt demo build python-env bench bench-train
 
 all: build
 
@@ -18,7 +18,7 @@ test: python-env
 python-env: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-test.txt
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { $(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV); }
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
@@ -45,3 +45,17 @@ demo:
 	@echo "  make crds    writes the CRDs (crds/, charts/lepton/crds/) and docs/api.md"
 	@echo "  make test    validates examples/ and tests/fixtures/invalid/ against them"
 	@exit 2
+
+## bench: every benchmark; results go to bench/results/ and docs/benchmarks/
+bench: bench-train
+
+## bench-train: the trainer next to scikit-learn and PyTorch on the same split (installs them)
+bench-train: $(VENV)-bench/.installed
+	$(CARGO) build --release --locked -p lepton-runner
+	LEPTON_ORT_LIB="$$(ls $(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n1)" \
+		$(VENV)-bench/bin/python bench/train_bench.py
+
+$(VENV)-bench/.installed: bench/requirements-train.txt $(VENV)/.installed
+	$(PYTHON) -m venv $(VENV)-bench || { $(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV)-bench; }
+	$(VENV)-bench/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-train.txt
+	touch $@

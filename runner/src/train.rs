@@ -65,12 +65,14 @@ pub struct TrainOutcome {
     /// Results as written to the results file.
     pub results: RunResults,
     /// Raw cells of (up to [`PREDICTION_SAMPLE_ROWS`]) validation rows and the trained model's
-    /// outputs for them: `{"inputs": {column: [cell, ...]}, "output": name, "outputs": [[...]]}`.
+    /// outputs for them: `{"rows": [data row, ...], "inputs": {column: [cell, ...]},
+    /// "output": name, "outputs": [[...]]}`. Data rows are 1-based, as in error messages, so
+    /// other tools can be scored on exactly the same split.
     pub validation_predictions: serde_json::Value,
 }
 
-/// Validation rows included in [`TrainOutcome::validation_predictions`].
-pub const PREDICTION_SAMPLE_ROWS: usize = 500;
+/// Most validation rows included in [`TrainOutcome::validation_predictions`].
+pub const PREDICTION_SAMPLE_ROWS: usize = 100_000;
 
 /// Runs a TrainingJob, writing results (success or failure) where `options` say.
 pub fn train(
@@ -483,6 +485,7 @@ fn sample_predictions(
     let per_row = head.task.outputs();
     let output_rows: Vec<&[f32]> = outputs.chunks(per_row).take(rows.len()).collect();
     json!({
+        "rows": rows.iter().map(|&r| ds.source_rows[r]).collect::<Vec<_>>(),
         "inputs": inputs,
         "output": match head.task {
             TaskKind::Regression => onnx::OUTPUT_VALUE,

@@ -85,7 +85,9 @@ fn every_family_trains_on_default_and_python_onnxruntime_agrees_with_the_runner(
         assert_eq!(inputs, ["student", "balance", "income"]);
 
         let checked = python_check(&dir);
-        assert_eq!(checked["rows"], 500, "{family}: {checked}");
+        assert_eq!(checked["rows"], 2000, "{family}: {checked}");
+        let sample = &outcome.validation_predictions;
+        assert_eq!(sample["rows"].as_array().unwrap().len(), 2000);
         let results: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.path("results.json")).unwrap()).unwrap();
         assert_eq!(results["phase"], "Succeeded");
