@@ -41,6 +41,7 @@ pub fn main(args: &[String]) -> ExitCode {
             Ok(parsed) => run_train(parsed),
             Err(message) => usage_error(&message),
         },
+        Some("serve") => crate::serve::cli_main(&args[1..]),
         Some(other) => usage_error(&format!("unknown command `{other}`")),
         None => usage_error("no command given"),
     }

@@ -14,6 +14,7 @@ pub mod profile;
 pub mod progress;
 pub mod results;
 pub mod rng;
+pub mod serve;
 pub mod source;
 pub mod spec;
 pub mod table;

@@ -1,0 +1,353 @@
+//! Dynamic batching. Each model has one worker thread that owns its ONNX Runtime session.
+//! Requests arrive already validated; the worker takes what is queued, waits up to
+//! `maxDelay` only while more requests are on their way (being received or parsed), merges
+//! requests with the same row shape along the batch dimension, runs the model once and
+//! splits the outputs back. A lone request therefore never waits, and under load batches
+//! fill from the queue that builds while the model runs.
+//!
+//! If a merged call fails, each request in it is run again on its own, so one request's
+//! data can only ever fail that request.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use ort::session::Session;
+use tokio::sync::oneshot;
+
+use super::config::BatchSettings;
+use super::drift::DriftMonitor;
+use super::error::ApiError;
+use super::metrics::Metrics;
+use super::session::{ShapedTensor, run};
+use super::signature::Signature;
+
+/// What a request gets back: every served output, in signature order.
+pub type JobResult = Result<Vec<ShapedTensor>, ApiError>;
+
+/// One validated request waiting for the model.
+pub struct Job {
+    /// Its inputs, in signature order.
+    pub inputs: Vec<ShapedTensor>,
+    /// Rows along the batch dimension.
+    pub rows: usize,
+    /// When it was queued.
+    pub queued_at: Instant,
+    /// Where the result goes; a closed receiver means the client gave up.
+    pub reply: oneshot::Sender<JobResult>,
+}
+
+/// The sending side: admission control and the channel to the worker.
+pub struct Queue {
+    sender: Mutex<Option<Sender<Job>>>,
+    queued: Arc<AtomicUsize>,
+    arriving: Arc<AtomicUsize>,
+    max_queued: usize,
+}
+
+/// Marks a request as on its way to the queue while it is received and parsed; the worker
+/// waits for such requests (up to `maxDelay`) rather than running a partial batch.
+pub struct Arrival<'a>(&'a AtomicUsize);
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Queue {
+    /// Announces a request that will be submitted soon.
+    pub fn arrival(&self) -> Arrival<'_> {
+        self.arriving.fetch_add(1, Ordering::AcqRel);
+        Arrival(&self.arriving)
+    }
+
+    /// Requests waiting for the model.
+    pub fn depth(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Queues `job`; 503 with Retry-After when `maxQueuedRequests` are already waiting, or
+    /// when the worker has stopped. The request's `arrival` ends first: were it still counted
+    /// once the job is in, the worker would wait for it as for another request.
+    pub fn submit(&self, job: Job, arrival: Arrival<'_>) -> Result<(), ApiError> {
+        drop(arrival);
+        let before = self.queued.fetch_add(1, Ordering::AcqRel);
+        if before >= self.max_queued {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::unavailable(
+                format!(
+                    "the server is overloaded: {} requests are already waiting (maxQueuedRequests); retry later",
+                    self.max_queued
+                ),
+                Some(1),
+            ));
+        }
+        let sent = match self.sender.lock() {
+            Ok(guard) => guard.as_ref().is_some_and(|s| s.send(job).is_ok()),
+            Err(_) => false,
+        };
+        if !sent {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::unavailable("the model is shutting down", Some(1)));
+        }
+        Ok(())
+    }
+
+    /// Stops taking requests; the worker finishes what is queued and exits.
+    pub fn close(&self) {
+        if let Ok(mut guard) = self.sender.lock() {
+            guard.take();
+        }
+    }
+}
+
+/// What the worker needs besides the queue.
+pub struct WorkerParts {
+    /// The session it owns.
+    pub session: Session,
+    /// The model's signature.
+    pub signature: Arc<Signature>,
+    /// Batching settings (already off for models without a batch dimension).
+    pub settings: BatchSettings,
+    /// Metrics to update.
+    pub metrics: Arc<Metrics>,
+    /// Drift state to feed.
+    pub drift: Arc<Mutex<DriftMonitor>>,
+}
+
+/// Starts the worker thread; returns the queue that feeds it.
+pub fn spawn(
+    parts: WorkerParts,
+    max_queued: usize,
+) -> std::io::Result<(Queue, std::thread::JoinHandle<()>)> {
+    let (sender, receiver) = channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let arriving = Arc::new(AtomicUsize::new(0));
+    let mut worker = Worker {
+        parts,
+        receiver,
+        queued: queued.clone(),
+        arriving: arriving.clone(),
+    };
+    let handle = std::thread::Builder::new()
+        .name("lepton-model".to_owned())
+        .spawn(move || worker.run())?;
+    Ok((
+        Queue {
+            sender: Mutex::new(Some(sender)),
+            queued,
+            arriving,
+            max_queued: max_queued.max(1),
+        },
+        handle,
+    ))
+}
+
+struct Worker {
+    parts: WorkerParts,
+    receiver: Receiver<Job>,
+    queued: Arc<AtomicUsize>,
+    arriving: Arc<AtomicUsize>,
+}
+
+impl Worker {
+    fn take(&self, job: Job) -> Job {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        job
+    }
+
+    fn run(&mut self) {
+        let mut carried: Option<Job> = None;
+        loop {
+            let first = match carried.take() {
+                Some(job) => job,
+                None => match self.receiver.recv() {
+                    Ok(job) => self.take(job),
+                    Err(_) => return,
+                },
+            };
+            let mut rows = first.rows;
+            let mut jobs = vec![first];
+            let settings = self.parts.settings;
+            if settings.enabled {
+                let deadline = Instant::now() + settings.max_delay;
+                while rows < settings.max_batch_size {
+                    let next = match self.receiver.try_recv() {
+                        Ok(job) => Some(job),
+                        Err(TryRecvError::Disconnected) => None,
+                        Err(TryRecvError::Empty) => {
+                            let now = Instant::now();
+                            if self.arriving.load(Ordering::Acquire) == 0 || now >= deadline {
+                                None
+                            } else {
+                                match self.receiver.recv_timeout(deadline - now) {
+                                    Ok(job) => Some(job),
+                                    Err(
+                                        RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected,
+                                    ) => None,
+                                }
+                            }
+                        }
+                    };
+                    let Some(job) = next else { break };
+                    let job = self.take(job);
+                    if rows + job.rows > settings.max_batch_size {
+                        carried = Some(job);
+                        break;
+                    }
+                    rows += job.rows;
+                    jobs.push(job);
+                }
+            }
+            // Clients that timed out have dropped their receivers: skip their work.
+            jobs.retain(|j| !j.reply.is_closed());
+            for group in group_by_row_shape(jobs) {
+                self.run_group(group);
+            }
+        }
+    }
+
+    fn run_group(&mut self, jobs: Vec<Job>) {
+        let started = Instant::now();
+        for job in &jobs {
+            self.parts.metrics.queue_duration.observe(
+                started
+                    .saturating_duration_since(job.queued_at)
+                    .as_secs_f64(),
+            );
+        }
+        if jobs.len() == 1 {
+            let job = jobs.into_iter().next().expect("one job");
+            let result = self.infer(&job.inputs, job.rows);
+            self.record_drift(&job.inputs, result.is_ok());
+            let _ = job.reply.send(result);
+            return;
+        }
+        let inputs = concatenate(&jobs);
+        let total: usize = jobs.iter().map(|j| j.rows).sum();
+        match self
+            .infer(&inputs, total)
+            .and_then(|outputs| split(&outputs, &jobs, total))
+        {
+            Ok(parts) => {
+                for (job, outputs) in jobs.into_iter().zip(parts) {
+                    let _ = job.reply.send(Ok(outputs));
+                }
+                self.record_drift(&inputs, true);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.message, requests = jobs.len(), "a merged batch failed; running its requests one by one");
+                for job in jobs {
+                    let result = self.infer(&job.inputs, job.rows);
+                    self.record_drift(&job.inputs, result.is_ok());
+                    let _ = job.reply.send(result);
+                }
+            }
+        }
+    }
+
+    fn infer(
+        &mut self,
+        inputs: &[ShapedTensor],
+        rows: usize,
+    ) -> Result<Vec<ShapedTensor>, ApiError> {
+        let started = Instant::now();
+        let parts = &mut self.parts;
+        // ONNX Runtime errors come back as values; a panic in the bindings must not take the
+        // worker (and every later request) down with it.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            run(&mut parts.session, &parts.signature, inputs)
+        }));
+        parts
+            .metrics
+            .inference_duration
+            .observe(started.elapsed().as_secs_f64());
+        parts.metrics.batch_rows.observe(rows as f64);
+        match outcome {
+            Ok(Ok(outputs)) => Ok(outputs),
+            Ok(Err(message)) => Err(ApiError::internal(message)),
+            Err(_) => Err(ApiError::internal("the model run failed unexpectedly")),
+        }
+    }
+
+    fn record_drift(&self, inputs: &[ShapedTensor], ok: bool) {
+        if ok && let Ok(mut drift) = self.parts.drift.lock() {
+            drift.record(Instant::now(), inputs);
+        }
+    }
+}
+
+/// Jobs whose inputs have the same dimensions after the first can share a model call.
+fn group_by_row_shape(jobs: Vec<Job>) -> Vec<Vec<Job>> {
+    let mut groups: Vec<Vec<Job>> = Vec::new();
+    for job in jobs {
+        let key = |j: &Job| -> Vec<Vec<usize>> {
+            j.inputs
+                .iter()
+                .map(|t| t.shape[1.min(t.shape.len())..].to_vec())
+                .collect()
+        };
+        match groups.iter_mut().find(|g| key(&g[0]) == key(&job)) {
+            Some(group) => group.push(job),
+            None => groups.push(vec![job]),
+        }
+    }
+    groups
+}
+
+fn concatenate(jobs: &[Job]) -> Vec<ShapedTensor> {
+    let total: usize = jobs.iter().map(|j| j.rows).sum();
+    let first = &jobs[0].inputs;
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut data = t.data.clone();
+            for job in &jobs[1..] {
+                data.append(&job.inputs[i].data);
+            }
+            let mut shape = t.shape.clone();
+            if let Some(d) = shape.first_mut() {
+                *d = total;
+            }
+            ShapedTensor { shape, data }
+        })
+        .collect()
+}
+
+/// Splits each output along its first dimension by the jobs' rows.
+fn split(
+    outputs: &[ShapedTensor],
+    jobs: &[Job],
+    total: usize,
+) -> Result<Vec<Vec<ShapedTensor>>, ApiError> {
+    let mut parts: Vec<Vec<ShapedTensor>> = jobs
+        .iter()
+        .map(|_| Vec::with_capacity(outputs.len()))
+        .collect();
+    for output in outputs {
+        if output.shape.first() != Some(&total) {
+            return Err(ApiError::internal(format!(
+                "an output has shape {:?}, not one row per input row, so a merged batch cannot be split",
+                output.shape
+            )));
+        }
+        let per_row: usize = output.shape[1..].iter().product();
+        let mut offset = 0usize;
+        for (job, part) in jobs.iter().zip(parts.iter_mut()) {
+            let mut shape = output.shape.clone();
+            shape[0] = job.rows;
+            part.push(ShapedTensor {
+                shape,
+                data: output
+                    .data
+                    .slice(offset * per_row, (offset + job.rows) * per_row),
+            });
+            offset += job.rows;
+        }
+    }
+    Ok(parts)
+}
