@@ -34,6 +34,7 @@ check-crds:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p lepton-runner --features cuda --all-targets --locked -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -2,6 +2,8 @@
 //! gradient-boosted trees, behind one fit/predict interface.
 
 pub mod dense;
+#[cfg(feature = "cuda")]
+pub mod dense_gpu;
 pub mod gbdt;
 mod head;
 

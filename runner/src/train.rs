@@ -201,6 +201,13 @@ fn run(
     report.log();
 
     let families = families(spec.model.family, spec.model.candidates.as_deref());
+    let device = select_device(spec.resources.gpus);
+    if let Device::Cpu {
+        gpu_fallback: Some(why),
+    } = &device
+    {
+        tracing::warn!(reason = %why, "the job asked for GPUs but dense models train on the CPU");
+    }
     let budget = options.time_budget.or_else(|| {
         spec.run_policy
             .active_deadline_seconds
@@ -247,7 +254,8 @@ fn run(
                 &train_set,
                 &validation_set,
             ),
-            dense => models::dense::fit(
+            dense => fit_dense(
+                &device,
                 &dense_config(*dense, &spec.model.hyperparameters, train_x.rows),
                 &ctx,
                 &train_set,
@@ -369,6 +377,11 @@ fn run(
             "history": fitted.history,
             "candidates": candidates,
             "seed": spec.model.seed,
+            "device": device.name(family),
+            "gpuFallback": match &device {
+                Device::Cpu { gpu_fallback } => gpu_fallback.clone(),
+                Device::Gpu => None,
+            },
             "trainingRows": split.train.len(),
             "validationRows": split.validation.len(),
             "durationSeconds": started.elapsed().as_secs_f64(),
@@ -493,6 +506,65 @@ fn sample_predictions(
         },
         "outputs": output_rows,
     })
+}
+
+/// Where dense models train.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Device {
+    /// The CPU, with the reason when the job asked for GPUs.
+    Cpu {
+        /// Why GPUs were asked for but not used.
+        gpu_fallback: Option<String>,
+    },
+    /// CUDA device 0.
+    Gpu,
+}
+
+impl Device {
+    /// `cuda:0` or `cpu` for the family that trained (trees always train on the CPU).
+    pub fn name(&self, family: ConcreteModelFamily) -> &'static str {
+        match (self, family) {
+            (Device::Gpu, ConcreteModelFamily::Linear | ConcreteModelFamily::Mlp) => "cuda:0",
+            _ => "cpu",
+        }
+    }
+}
+
+/// The GPU when the job asked for one (`resources.gpus > 0`), this runner has the `cuda` feature
+/// and a CUDA device is visible; otherwise the CPU, saying why when GPUs were asked for.
+pub fn select_device(gpus: u32) -> Device {
+    if gpus == 0 {
+        return Device::Cpu { gpu_fallback: None };
+    }
+    #[cfg(feature = "cuda")]
+    {
+        match models::dense_gpu::gpu_unavailable() {
+            None => Device::Gpu,
+            Some(why) => Device::Cpu {
+                gpu_fallback: Some(why),
+            },
+        }
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Device::Cpu {
+            gpu_fallback: Some("this runner was built without the `cuda` feature".into()),
+        }
+    }
+}
+
+fn fit_dense(
+    device: &Device,
+    config: &models::dense::DenseConfig,
+    ctx: &FitContext,
+    train: &TrainingSet,
+    validation: &ValidationSet,
+) -> Result<Fitted, TrainError> {
+    match device {
+        #[cfg(feature = "cuda")]
+        Device::Gpu => models::dense_gpu::fit(config, ctx, train, validation),
+        _ => models::dense::fit(config, ctx, train, validation),
+    }
 }
 
 fn table_error(e: table::TableError) -> TrainError {

@@ -194,3 +194,20 @@ fn the_same_seed_writes_the_same_model() {
         );
     }
 }
+
+#[test]
+fn a_gpu_request_without_a_usable_gpu_trains_on_the_cpu_and_says_why() {
+    let dir = TempDir::new("gpu-fallback");
+    let manifest = format!(
+        "spec:\n  data: {{source: '{}', target: Balance}}\n  model: {{family: mlp, hyperparameters: {{epochs: 3}}}}\n  resources: {{gpus: 1}}\n",
+        example_data("Credit.csv")
+    );
+    let outcome = run(&dir, &manifest);
+    let training = &outcome.card.training;
+    if training["device"] == "cuda:0" {
+        return; // A machine with a GPU and the `cuda` feature: nothing fell back.
+    }
+    assert_eq!(training["device"], "cpu");
+    let why = training["gpuFallback"].as_str().unwrap_or_default();
+    assert!(!why.is_empty(), "the fallback is explained: {training}");
+}

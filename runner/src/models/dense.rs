@@ -210,7 +210,12 @@ pub fn fit(
     })
 }
 
-fn initialise(config: &DenseConfig, inputs: usize, outputs: usize, rng: &mut Rng) -> DenseNetwork {
+pub(crate) fn initialise(
+    config: &DenseConfig,
+    inputs: usize,
+    outputs: usize,
+    rng: &mut Rng,
+) -> DenseNetwork {
     let mut widths = vec![inputs];
     widths.extend(&config.hidden_layers);
     widths.push(outputs);
@@ -237,7 +242,7 @@ fn initialise(config: &DenseConfig, inputs: usize, outputs: usize, rng: &mut Rng
 
 /// Targets as the network's output space: 0/1 for binary, the class index for multiclass (one
 /// column), standardised values for regression.
-fn target_matrix(ctx: &FitContext, y: &Targets) -> Array2<f32> {
+pub(crate) fn target_matrix(ctx: &FitContext, y: &Targets) -> Array2<f32> {
     let width = ctx.head.raw_width();
     let mut m = Array2::zeros((y.len(), width));
     match y {
