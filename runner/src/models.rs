@@ -15,6 +15,7 @@ use serde::Serialize;
 
 pub use head::Head;
 
+use crate::error::TrainError;
 use crate::metrics::{self, Targets, TaskKind};
 use crate::preprocess::Features;
 use crate::progress::{Progress, Reporter, Stage};
@@ -162,42 +163,84 @@ pub fn family_name(family: ConcreteModelFamily) -> &'static str {
     }
 }
 
-/// Tracks the best validation score and when to stop.
-pub(crate) struct EarlyStopper {
-    metric: Metric,
+/// The validation history of one training run: reports each evaluation, keeps a snapshot of
+/// the best model, and decides when to stop (no improvement for `patience` evaluations, or the
+/// deadline).
+pub(crate) struct Evaluations<'c, 'r, T> {
+    ctx: &'c FitContext<'r>,
+    family: ConcreteModelFamily,
+    total: u64,
     settings: EarlyStopping,
-    best: Option<f64>,
+    best_value: Option<f64>,
     since_best: u32,
+    best: Option<(u64, T)>,
+    history: Vec<StepMetrics>,
+    stop_reason: StopReason,
 }
 
-impl EarlyStopper {
-    pub(crate) fn new(metric: Metric, settings: EarlyStopping) -> Self {
+impl<'c, 'r, T> Evaluations<'c, 'r, T> {
+    pub(crate) fn new(ctx: &'c FitContext<'r>, family: ConcreteModelFamily, total: u64) -> Self {
         Self {
-            metric,
-            settings,
-            best: None,
+            ctx,
+            family,
+            total,
+            settings: ctx.early_stopping.clone(),
+            best_value: None,
             since_best: 0,
+            best: None,
+            history: Vec::new(),
+            stop_reason: StopReason::Completed,
         }
     }
 
-    /// Records a score; true when it is the best so far.
-    pub(crate) fn record(&mut self, metrics: &BTreeMap<String, f64>) -> bool {
-        let value = metrics
-            .get(self.metric.as_str())
-            .copied()
-            .unwrap_or(f64::NAN);
-        if metrics::improves(self.metric, value, self.best, self.settings.min_delta) {
-            self.best = Some(value);
+    /// Records the validation metrics after `step`; `snapshot` is taken only when the step is
+    /// the best so far. Returns true when training should stop.
+    pub(crate) fn record(
+        &mut self,
+        step: u64,
+        metrics: BTreeMap<String, f64>,
+        snapshot: impl FnOnce() -> T,
+    ) -> bool {
+        self.ctx
+            .report_step(self.family, step, self.total, &metrics);
+        let metric = self.ctx.metric;
+        let value = metrics.get(metric.as_str()).copied().unwrap_or(f64::NAN);
+        if metrics::improves(metric, value, self.best_value, self.settings.min_delta) {
+            self.best_value = Some(value);
             self.since_best = 0;
-            true
+            self.best = Some((step, snapshot()));
         } else {
             self.since_best += 1;
-            false
         }
+        self.history.push(StepMetrics { step, metrics });
+        if self.settings.enabled && self.since_best >= self.settings.patience {
+            self.stop_reason = StopReason::EarlyStopped;
+        } else if self.ctx.out_of_time() {
+            self.stop_reason = StopReason::Deadline;
+        } else {
+            return false;
+        }
+        true
     }
 
-    pub(crate) fn should_stop(&self) -> bool {
-        self.settings.enabled && self.since_best >= self.settings.patience
+    /// The fitted model built from the best snapshot, or an error when no evaluation gave a
+    /// finite metric.
+    pub(crate) fn finish(self, model: impl FnOnce(T) -> Model) -> Result<Fitted, TrainError> {
+        let Some((best_step, snapshot)) = self.best else {
+            return Err(TrainError::TrainingDiverged {
+                family: family_name(self.family),
+                detail: format!(
+                    "the validation {} was never a finite number",
+                    self.ctx.metric.as_str()
+                ),
+            });
+        };
+        Ok(Fitted {
+            model: model(snapshot),
+            history: self.history,
+            best_step,
+            stop_reason: self.stop_reason,
+        })
     }
 }
 

@@ -7,9 +7,7 @@ use lepton_crds::v1alpha1::{Activation, ConcreteModelFamily, Optimizer};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 use serde::Serialize;
 
-use super::{
-    EarlyStopper, FitContext, Fitted, Model, StepMetrics, StopReason, TrainingSet, ValidationSet,
-};
+use super::{Evaluations, FitContext, Fitted, Model, TrainingSet, ValidationSet};
 use crate::error::TrainError;
 use crate::metrics::{Targets, TaskKind};
 use crate::preprocess::Features;
@@ -131,11 +129,7 @@ pub fn fit(
     let mut state = OptimizerState::new(&network);
     let targets = target_matrix(ctx, train.y);
 
-    let mut stopper = EarlyStopper::new(ctx.metric, ctx.early_stopping.clone());
-    let mut best = network.clone();
-    let mut best_step = 0;
-    let mut history = Vec::new();
-    let mut stop_reason = StopReason::Completed;
+    let mut evaluations = Evaluations::new(ctx, family, u64::from(config.epochs));
     let mut order: Vec<usize> = (0..train.x.rows).collect();
     let batch_size = config.batch_size.clamp(1, train.x.rows.max(1));
     let mut shuffle_rng = rng.fork(2);
@@ -173,41 +167,15 @@ pub fn fit(
                 detail: format!("a weight became {bad} in epoch {epoch}"),
             });
         }
-        let model = Model::Dense(network.clone());
-        let metrics = ctx.score(validation, &model.predict(&ctx.head, validation.x));
-        ctx.report_step(family, epoch, u64::from(config.epochs), &metrics);
-        if stopper.record(&metrics) {
-            best = network.clone();
-            best_step = epoch;
-        }
-        history.push(StepMetrics {
-            step: epoch,
-            metrics,
-        });
-        if stopper.should_stop() {
-            stop_reason = StopReason::EarlyStopped;
-            break;
-        }
-        if ctx.out_of_time() {
-            stop_reason = StopReason::Deadline;
+        let metrics = ctx.score(
+            validation,
+            &Model::Dense(network.clone()).predict(&ctx.head, validation.x),
+        );
+        if evaluations.record(epoch, metrics, || network.clone()) {
             break;
         }
     }
-    if best_step == 0 {
-        return Err(TrainError::TrainingDiverged {
-            family: family_name,
-            detail: format!(
-                "the validation {} was never a finite number",
-                ctx.metric.as_str()
-            ),
-        });
-    }
-    Ok(Fitted {
-        model: Model::Dense(best),
-        history,
-        best_step,
-        stop_reason,
-    })
+    evaluations.finish(Model::Dense)
 }
 
 pub(crate) fn initialise(

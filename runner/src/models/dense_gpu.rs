@@ -22,9 +22,7 @@ use lepton_crds::v1alpha1::{Activation, ConcreteModelFamily, Optimizer};
 use ndarray::{Array1, Array2};
 
 use super::dense::{DenseConfig, DenseNetwork, Layer, initialise, target_matrix};
-use super::{
-    EarlyStopper, FitContext, Fitted, Model, StepMetrics, StopReason, TrainingSet, ValidationSet,
-};
+use super::{Evaluations, FitContext, Fitted, Model, TrainingSet, ValidationSet};
 use crate::error::TrainError;
 use crate::metrics::TaskKind;
 use crate::rng::Rng;
@@ -253,9 +251,7 @@ pub fn fit(
         .alloc_zeros::<u32>(batch)
         .map_err(|e| fail("allocating", &e))?;
 
-    let mut stopper = EarlyStopper::new(ctx.metric, ctx.early_stopping.clone());
-    let (mut best, mut best_step, mut history, mut stop_reason) =
-        (initial.clone(), 0u64, Vec::new(), StopReason::Completed);
+    let mut evaluations = Evaluations::new(ctx, family, u64::from(config.epochs));
     let mut order: Vec<usize> = (0..rows).collect();
     let mut shuffle_rng = rng.fork(2);
     let mut dropout_rng = rng.fork(3);
@@ -412,41 +408,15 @@ pub fn fit(
                 detail: format!("a weight became {bad} in epoch {epoch}"),
             });
         }
-        let model = Model::Dense(network.clone());
-        let metrics = ctx.score(validation, &model.predict(&ctx.head, validation.x));
-        ctx.report_step(family, epoch, u64::from(config.epochs), &metrics);
-        if stopper.record(&metrics) {
-            best = network;
-            best_step = epoch;
-        }
-        history.push(StepMetrics {
-            step: epoch,
-            metrics,
-        });
-        if stopper.should_stop() {
-            stop_reason = StopReason::EarlyStopped;
-            break;
-        }
-        if ctx.out_of_time() {
-            stop_reason = StopReason::Deadline;
+        let metrics = ctx.score(
+            validation,
+            &Model::Dense(network.clone()).predict(&ctx.head, validation.x),
+        );
+        if evaluations.record(epoch, metrics, || network) {
             break;
         }
     }
-    if best_step == 0 {
-        return Err(TrainError::TrainingDiverged {
-            family: family_name,
-            detail: format!(
-                "the validation {} was never a finite number",
-                ctx.metric.as_str()
-            ),
-        });
-    }
-    Ok(Fitted {
-        model: Model::Dense(best),
-        history,
-        best_step,
-        stop_reason,
-    })
+    evaluations.finish(Model::Dense)
 }
 
 fn upload(

@@ -124,9 +124,7 @@ mod grow;
 
 pub use binning::Bins;
 
-use super::{
-    EarlyStopper, FitContext, Fitted, Model, StepMetrics, StopReason, TrainingSet, ValidationSet,
-};
+use super::{Evaluations, FitContext, Fitted, Model, TrainingSet, ValidationSet};
 use crate::error::TrainError;
 use crate::metrics::{Targets, TaskKind};
 use crate::rng::Rng;
@@ -153,14 +151,12 @@ pub fn fit(
         base_scores: base_scores.iter().map(|&b| b as f32).collect(),
     };
     let mut rng = Rng::new(ctx.seed);
-    let mut stopper = EarlyStopper::new(ctx.metric, ctx.early_stopping.clone());
-    let mut history = Vec::new();
-    let (mut best_rounds, mut stop_reason) = (0u64, StopReason::Completed);
     let mut gradients = vec![0f64; n * width];
     let mut hessians = vec![0f64; n * width];
     let all_rows: Vec<u32> = (0..n as u32).collect();
     let features: Vec<usize> = (0..train.x.cols).collect();
     let total = u64::from(config.num_trees);
+    let mut evaluations = Evaluations::new(ctx, ConcreteModelFamily::Gbdt, total);
 
     for round in 1..=total {
         compute_gradients(
@@ -199,39 +195,14 @@ pub fn fit(
         if round % EVALUATION_INTERVAL == 0 || last {
             let raw: Vec<f32> = validation_scores.iter().map(|&s| s as f32).collect();
             let metrics = ctx.score(validation, &ctx.head.outputs(&raw));
-            ctx.report_step(ConcreteModelFamily::Gbdt, round, total, &metrics);
-            if stopper.record(&metrics) {
-                best_rounds = round;
-            }
-            history.push(StepMetrics {
-                step: round,
-                metrics,
-            });
-            if stopper.should_stop() {
-                stop_reason = StopReason::EarlyStopped;
-                break;
-            }
-            if ctx.out_of_time() {
-                stop_reason = StopReason::Deadline;
+            if evaluations.record(round, metrics, || round) {
                 break;
             }
         }
     }
-    if best_rounds == 0 {
-        return Err(TrainError::TrainingDiverged {
-            family: "gbdt",
-            detail: format!(
-                "the validation {} was never a finite number",
-                ctx.metric.as_str()
-            ),
-        });
-    }
-    forest.trees.truncate(best_rounds as usize * width);
-    Ok(Fitted {
-        model: Model::Gbdt(forest),
-        history,
-        best_step: best_rounds,
-        stop_reason,
+    evaluations.finish(|best_rounds| {
+        forest.trees.truncate(best_rounds as usize * width);
+        Model::Gbdt(forest)
     })
 }
 

@@ -1,7 +1,7 @@
 use lepton_crds::v1alpha1::{EarlyStopping, Metric};
 
 use super::*;
-use crate::models::Head;
+use crate::models::{Head, StopReason};
 use crate::preprocess::Features;
 use crate::progress::NullReporter;
 
