@@ -10,7 +10,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -183,12 +183,7 @@ impl Worker {
                             if self.arriving.load(Ordering::Acquire) == 0 || now >= deadline {
                                 None
                             } else {
-                                match self.receiver.recv_timeout(deadline - now) {
-                                    Ok(job) => Some(job),
-                                    Err(
-                                        RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected,
-                                    ) => None,
-                                }
+                                self.receiver.recv_timeout(deadline - now).ok()
                             }
                         }
                     };

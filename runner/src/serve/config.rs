@@ -161,7 +161,7 @@ impl ServeConfig {
                 self.monitoring.window_seconds
             ));
         }
-        if !(self.monitoring.drift_threshold > 0.0) {
+        if self.monitoring.drift_threshold.is_nan() || self.monitoring.drift_threshold <= 0.0 {
             return bad("monitoring.driftThreshold must be positive".to_owned());
         }
         if let Some(name) = &self.name

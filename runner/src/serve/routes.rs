@@ -176,12 +176,8 @@ async fn infer_inner(
     protocol: Protocol,
     started: Instant,
 ) -> Result<Response<Body>, ApiError> {
-    if !state.is_ready() {
-        return Err(ApiError::unavailable(
-            "the server is not ready (starting or shutting down)",
-            Some(1),
-        ));
-    }
+    // No readiness check: while shutting down, readiness is false so that load balancers stop
+    // sending, but requests that still arrive are served.
     let arrival = model.queue.arrival();
     let deadline = tokio::time::Instant::from_std(started + state.config.request_timeout());
     let timeout_ms = state.config.runtime.request_timeout_ms;

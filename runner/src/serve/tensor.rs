@@ -174,7 +174,7 @@ impl TensorData {
             bytes: &[u8],
             f: impl Fn([u8; N]) -> T,
         ) -> Result<Vec<T>, String> {
-            if bytes.len() % N != 0 {
+            if !bytes.len().is_multiple_of(N) {
                 return Err(format!(
                     "{} bytes are not a whole number of {N}-byte elements",
                     bytes.len()
