@@ -3,7 +3,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: all test crds check-crds lint fmt demo build python-env bench bench-train
+.PHONY: all test crds check-crds lint fmt demo build python-env bench bench-train bench-serve
 
 all: build
 
@@ -48,7 +48,7 @@ demo:
 	@exit 2
 
 ## bench: every benchmark; results go to bench/results/ and docs/benchmarks/
-bench: bench-train
+bench: bench-train bench-serve
 
 ## bench-train: the trainer next to scikit-learn and PyTorch on the same split (installs them)
 bench-train: $(VENV)-bench/.installed
@@ -59,4 +59,21 @@ bench-train: $(VENV)-bench/.installed
 $(VENV)-bench/.installed: bench/requirements-train.txt $(VENV)/.installed
 	$(PYTHON) -m venv $(VENV)-bench || { $(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV)-bench; }
 	$(VENV)-bench/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-train.txt
+	touch $@
+
+## bench-serve: lepton-runner serve next to KServe's and MLServer's Python servers (installs them; needs wrk)
+bench-serve: $(VENV)-serve/.installed $(VENV)-serve-mlserver/.installed
+	$(CARGO) build --release --locked -p lepton-runner
+	LEPTON_ORT_LIB="$$(ls $(VENV)/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n1)" \
+		$(VENV)-serve/bin/python bench/serve_bench.py
+
+# KServe and MLServer pin incompatible web stacks, so each gets its own environment.
+$(VENV)-serve/.installed: bench/requirements-serve.txt $(VENV)/.installed
+	$(PYTHON) -m venv $(VENV)-serve || { $(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV)-serve; }
+	$(VENV)-serve/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-serve.txt
+	touch $@
+
+$(VENV)-serve-mlserver/.installed: bench/requirements-serve-mlserver.txt $(VENV)/.installed
+	$(PYTHON) -m venv $(VENV)-serve-mlserver || { $(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV)-serve-mlserver; }
+	$(VENV)-serve-mlserver/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-serve-mlserver.txt
 	touch $@

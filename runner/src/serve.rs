@@ -10,6 +10,8 @@ pub mod config;
 pub mod datatype;
 pub mod drift;
 pub mod error;
+pub mod floor;
+pub mod fuzzing;
 pub mod loader;
 pub mod metrics;
 pub mod model;
@@ -45,7 +47,10 @@ flags override it:
   --execution-provider cpu|cuda   --intra-op-threads N   --inter-op-threads N
   --max-batch-size N  --max-delay-micros N  --no-batching
   --max-queued-requests N  --request-timeout-ms N  --max-request-bytes N
-  --drift-window-seconds N  --drift-threshold X  --shutdown-delay-ms N  --drain-timeout-ms N";
+  --drift-window-seconds N  --drift-threshold X  --shutdown-delay-ms N  --drain-timeout-ms N
+  --measure FILE [--measure-runs N]   time ONNX Runtime in-process on the v2 request in FILE
+                            (no HTTP: the floor the server's latency is compared with), print
+                            JSON and exit";
 
 /// Exit status when the model cannot be served (fetch, checksum, runtime, warm-up, port).
 pub const EXIT_SERVE_FAILED: u8 = 1;
@@ -63,8 +68,24 @@ pub fn cli_main(args: &[String]) -> ExitCode {
         },
         Err(_) => ServeConfig::default(),
     };
-    if let Err(message) = config.apply_args(args) {
+    let (args, measure) = match split_measure_args(args) {
+        Ok(split) => split,
+        Err(message) => return usage_error(&message),
+    };
+    if let Err(message) = config.apply_args(&args) {
         return usage_error(&message);
+    }
+    if let Some((file, runs)) = measure {
+        return match floor::measure(&config, &file, runs) {
+            Ok(figures) => {
+                println!("{figures}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("lepton-runner: cannot measure: {message}");
+                ExitCode::from(EXIT_SERVE_FAILED)
+            }
+        };
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -89,6 +110,33 @@ pub fn cli_main(args: &[String]) -> ExitCode {
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Takes `--measure FILE` and `--measure-runs N` out of `args`.
+#[allow(clippy::type_complexity)]
+fn split_measure_args(
+    args: &[String],
+) -> Result<(Vec<String>, Option<(std::path::PathBuf, usize)>), String> {
+    let mut rest = Vec::with_capacity(args.len());
+    let (mut file, mut runs) = (None, 10_000usize);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--measure" => {
+                file = Some(std::path::PathBuf::from(
+                    it.next().ok_or("--measure needs a file")?,
+                ))
+            }
+            "--measure-runs" => {
+                let v = it.next().ok_or("--measure-runs needs a number")?;
+                runs = v
+                    .parse()
+                    .map_err(|_| format!("--measure-runs takes a whole number, not `{v}`"))?;
+            }
+            _ => rest.push(arg.clone()),
+        }
+    }
+    Ok((rest, file.map(|f| (f, runs))))
 }
 
 fn usage_error(message: &str) -> ExitCode {
