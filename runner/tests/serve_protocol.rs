@@ -542,3 +542,67 @@ fn metrics_status_and_drift_endpoints() {
     assert!(text.contains("lepton_drift_psi{model=\"default-risk\",feature=\"balance\"} "));
     assert!(text.contains("lepton_drift_score{model=\"default-risk\"} "));
 }
+
+#[test]
+fn a_lepton_regressor_answers_v1_with_its_value_and_v2_under_a_version() {
+    let dir = common::TempDir::new("serve-credit-model");
+    let manifest = format!(
+        "metadata: {{name: credit-balance}}\nspec:\n  data: {{source: '{}', target: Balance, dropColumns: [ID]}}\n  model:\n    family: linear\n    hyperparameters: {{epochs: 5}}\n",
+        common::example_data("Credit.csv")
+    );
+    let job = lepton_runner::spec::parse_job(&manifest).unwrap();
+    let options = lepton_runner::train::TrainOptions {
+        output: Some(dir.uri("model")),
+        ort_library: Some(common::ort_library()),
+        ..Default::default()
+    };
+    lepton_runner::train::train(&job, &options, &lepton_runner::progress::NullReporter).unwrap();
+    let s = TestServer::start(config_for(&dir.uri("model/model.onnx")));
+    let meta = s.get("/v2/models/credit-balance").json();
+    assert_eq!(
+        meta["outputs"],
+        json!([{"name": "value", "datatype": "FP32", "shape": [-1, 1]}])
+    );
+    let row = json!({"Income": 14.891, "Limit": 3606, "Rating": 283, "Cards": 2, "Age": 34, "Education": 11,
+                     "Gender": " Male", "Student": "No", "Married": "Yes", "Ethnicity": "Caucasian"});
+    let r = s.post(
+        "/v1/models/credit-balance:predict",
+        &json!({"instances": [row]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let prediction = &r.json()["predictions"][0];
+    assert_eq!(
+        prediction.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["value"]
+    );
+    let value = prediction["value"].as_f64().unwrap();
+
+    // The same row through v2, addressed with the version.
+    let inputs: Vec<Value> = meta["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|spec| {
+            let name = spec["name"].as_str().unwrap();
+            let cell = &row[name];
+            let data = if spec["datatype"] == "BYTES" {
+                json!([cell.as_str().unwrap()])
+            } else {
+                json!([cell])
+            };
+            json!({"name": name, "datatype": spec["datatype"], "shape": [1, 1], "data": data})
+        })
+        .collect();
+    let r = s.post(
+        "/v2/models/credit-balance/versions/1/infer",
+        &json!({"inputs": inputs}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v2 = r.json()["outputs"][0]["data"][0].as_f64().unwrap();
+    assert!((v2 - value).abs() < 1e-3, "{v2} vs {value}");
+    let r = s.post(
+        "/v2/models/credit-balance/versions/7/infer",
+        &json!({"inputs": inputs}),
+    );
+    assert_eq!(r.status, 404);
+}

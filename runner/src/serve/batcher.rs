@@ -346,3 +346,77 @@ fn split(
     }
     Ok(parts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::tensor::TensorData;
+
+    fn job(rows: usize, width: usize, base: f64) -> (Job, oneshot::Receiver<JobResult>) {
+        let (reply, receiver) = oneshot::channel();
+        let data = (0..rows * width).map(|i| base + i as f64).collect();
+        let job = Job {
+            inputs: vec![ShapedTensor {
+                shape: vec![rows, width],
+                data: TensorData::Fp64(data),
+            }],
+            rows,
+            queued_at: Instant::now(),
+            reply,
+        };
+        (job, receiver)
+    }
+
+    #[test]
+    fn merged_inputs_split_back_to_each_request() {
+        let (a, _ra) = job(1, 2, 0.0);
+        let (b, _rb) = job(3, 2, 100.0);
+        let (c, _rc) = job(2, 5, 0.0);
+        let groups = group_by_row_shape(vec![a, b, c]);
+        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+        let merged = concatenate(&groups[0]);
+        assert_eq!(merged[0].shape, [4, 2]);
+        assert_eq!(
+            merged[0].data,
+            TensorData::Fp64(vec![0.0, 1.0, 100.0, 101.0, 102.0, 103.0, 104.0, 105.0])
+        );
+        // An "output" with one value per row splits back by rows.
+        let output = ShapedTensor {
+            shape: vec![4],
+            data: TensorData::Int64(vec![7, 8, 9, 10]),
+        };
+        let parts = split(&[output], &groups[0], 4).unwrap();
+        assert_eq!(parts[0][0].data, TensorData::Int64(vec![7]));
+        assert_eq!(parts[1][0].shape, [3]);
+        assert_eq!(parts[1][0].data, TensorData::Int64(vec![8, 9, 10]));
+        // One that does not follow the rows cannot be split.
+        let scalar = ShapedTensor {
+            shape: vec![1],
+            data: TensorData::Fp32(vec![1.0]),
+        };
+        assert_eq!(split(&[scalar], &groups[0], 4).unwrap_err().status, 500);
+    }
+
+    #[test]
+    fn a_full_queue_refuses_with_retry_after_and_a_closed_one_says_so() {
+        let (sender, _receiver) = channel();
+        let queue = Queue {
+            sender: Mutex::new(Some(sender)),
+            queued: Arc::new(AtomicUsize::new(0)),
+            arriving: Arc::new(AtomicUsize::new(0)),
+            max_queued: 2,
+        };
+        for _ in 0..2 {
+            let arrival = queue.arrival();
+            assert!(queue.submit(job(1, 1, 0.0).0, arrival).is_ok());
+        }
+        let e = queue.submit(job(1, 1, 0.0).0, queue.arrival()).unwrap_err();
+        assert_eq!((e.status, e.retry_after), (503, Some(1)));
+        assert_eq!(queue.depth(), 2);
+        assert_eq!(queue.arriving.load(Ordering::Acquire), 0);
+        queue.close();
+        queue.queued.store(0, Ordering::Release);
+        let e = queue.submit(job(1, 1, 0.0).0, queue.arrival()).unwrap_err();
+        assert_eq!(e.message, "the model is shutting down");
+    }
+}
