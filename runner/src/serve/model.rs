@@ -21,6 +21,8 @@ use crate::source::SourceConfig;
 
 /// Warm-up calls before the model is ready (the first calls allocate and plan).
 const WARMUP_RUNS: usize = 5;
+/// A model whose warm-up calls take longer than this never runs on the HTTP threads.
+const INLINE_LIMIT: Duration = Duration::from_millis(1);
 
 /// The model being served.
 pub struct ServedModel {
@@ -122,8 +124,11 @@ fn open_and_start(
         }
     }
     let one = warmup_inputs(&signature, 1);
+    let mut fastest = Duration::MAX;
     for _ in 0..WARMUP_RUNS {
+        let t = Instant::now();
         run(&mut opened.session, &signature, &one).map_err(ServeError::Warmup)?;
+        fastest = fastest.min(t.elapsed());
     }
 
     let name = config
@@ -162,6 +167,11 @@ fn open_and_start(
             settings: batching,
             metrics: metrics.clone(),
             drift: drift.clone(),
+            inline_max_rows: if fastest < INLINE_LIMIT {
+                batching.max_batch_size
+            } else {
+                0
+            },
         },
         usize::try_from(config.runtime.max_queued_requests).unwrap_or(1),
     )

@@ -243,26 +243,32 @@ async fn infer_inner(
         parse()
     }?;
 
-    let (reply, result) = oneshot::channel();
     let rows = parsed.rows;
-    model.queue.submit(
-        Job {
-            inputs: parsed.inputs,
-            rows,
-            queued_at: Instant::now(),
-            reply,
-        },
-        arrival,
-    )?;
-    let outputs = match tokio::time::timeout_at(deadline, result).await {
-        Err(_) => return Err(timed_out(timeout_ms, "waiting for the model")),
-        Ok(Err(_)) => {
-            return Err(ApiError::unavailable(
-                "the model stopped before answering",
-                Some(1),
-            ));
+    let in_flight = model.metrics.in_flight.load(Ordering::Relaxed);
+    let outputs = match model.queue.try_inline(&parsed.inputs, rows, in_flight) {
+        Some(result) => result?,
+        None => {
+            let (reply, result) = oneshot::channel();
+            model.queue.submit(
+                Job {
+                    inputs: parsed.inputs,
+                    rows,
+                    queued_at: Instant::now(),
+                    reply,
+                },
+                arrival,
+            )?;
+            match tokio::time::timeout_at(deadline, result).await {
+                Err(_) => return Err(timed_out(timeout_ms, "waiting for the model")),
+                Ok(Err(_)) => {
+                    return Err(ApiError::unavailable(
+                        "the model stopped before answering",
+                        Some(1),
+                    ));
+                }
+                Ok(Ok(result)) => result?,
+            }
         }
-        Ok(Ok(result)) => result?,
     };
     Ok(match protocol {
         Protocol::V2 => {
