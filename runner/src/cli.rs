@@ -14,12 +14,14 @@ use crate::train::{TrainOptions, train};
 pub const USAGE: &str = "usage:
   lepton-runner train [--spec FILE] [--output URI] [--results FILE] [--termination-log FILE]
                       [--predictions FILE] [--ort-lib PATH] [--time-budget SECONDS]
+  lepton-runner serve [--config FILE] [--model URI] [--sha256 HEX] [options]   (serve --help)
   lepton-runner --version
 
 train   runs a TrainingJob: the manifest (or only its spec, YAML or JSON) comes from --spec, or
         from the LEPTON_TRAINING_JOB environment variable. Progress is written to stdout as JSON
         lines; logs go to stderr (JSON with LEPTON_LOG_FORMAT=json). --results writes the final
-        results as JSON, --predictions a sample of validation rows with the model's outputs.";
+        results as JSON, --predictions a sample of validation rows with the model's outputs.
+serve   serves an ONNX model over the Open Inference Protocol (v2 REST) and KServe's v1 predict.";
 
 /// Exit status of a run whose training failed (bad data, bad spec, ...).
 pub const EXIT_TRAINING_FAILED: u8 = 1;
