@@ -218,6 +218,12 @@ fn cases() -> Vec<Case> {
             ..case("", "d.csv", &good, "y", "OnnxRuntimeUnavailable", &["LEPTON_ORT_LIB"])
         },
         case("a number spelled out", "d.csv", &stray_word, "y", "NonNumericValue", &["`x`", "zero", "row 2"]),
+        Case {
+            name: "output location that cannot be written",
+            // `out` is a file, so `out/model.onnx` cannot be created.
+            files: vec![("d.csv", good.clone().into_bytes()), ("out", b"a file, not a directory".to_vec())],
+            ..case("", "d.csv", "", "y", "OutputWriteFailed", &["model.onnx"])
+        },
     ]
 }
 
@@ -324,6 +330,19 @@ fn a_bad_s3_credential_is_access_denied() {
         ("AWS_SECRET_ACCESS_KEY", "wrong-secret".to_string()),
     ];
     run_case(&c, &env);
+}
+
+#[test]
+fn a_bad_time_budget_is_a_usage_error_naming_the_flag() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lepton-runner"))
+        .args(["train", "--time-budget", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("--time-budget takes a positive number of seconds")
+    );
 }
 
 #[test]
