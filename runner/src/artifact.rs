@@ -138,9 +138,7 @@ pub struct OnnxFile {
     pub verification: crate::verify::Verification,
 }
 
-/// Hex sha256 of `bytes`.
+/// Hex sha256 of `bytes`, as recorded in `model.json` and checked before serving.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::source::sigv4::sha256_hex(bytes)
 }
