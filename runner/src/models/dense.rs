@@ -156,26 +156,31 @@ pub fn fit(
             let grads = gradients(&network, config, ctx.head.task, &step, &mut dropout_rng);
             state.apply(&mut network, &grads, config);
         }
-        if let Some(bad) = network
-            .layers
-            .iter()
-            .flat_map(|l| l.weights.iter())
-            .find(|v| !v.is_finite())
-        {
-            return Err(TrainError::TrainingDiverged {
-                family: family_name,
-                detail: format!("a weight became {bad} in epoch {epoch}"),
-            });
-        }
-        let metrics = ctx.score(
-            validation,
-            &Model::Dense(network.clone()).predict(&ctx.head, validation.x),
-        );
+        let metrics = validate_epoch(&network, ctx, validation, family_name, epoch)?;
         if evaluations.record(epoch, metrics, || network.clone()) {
             break;
         }
     }
     evaluations.finish(Model::Dense)
+}
+
+/// Validation metrics of `network` after `epoch`, or an error when a weight stopped being finite.
+pub(crate) fn validate_epoch(
+    network: &DenseNetwork,
+    ctx: &FitContext,
+    validation: &ValidationSet,
+    family_name: &'static str,
+    epoch: u64,
+) -> Result<std::collections::BTreeMap<String, f64>, TrainError> {
+    let weights = network.layers.iter().flat_map(|l| l.weights.iter());
+    if let Some(bad) = weights.clone().find(|v| !v.is_finite()) {
+        return Err(TrainError::TrainingDiverged {
+            family: family_name,
+            detail: format!("a weight became {bad} in epoch {epoch}"),
+        });
+    }
+    let outputs = Model::Dense(network.clone()).predict(&ctx.head, validation.x);
+    Ok(ctx.score(validation, &outputs))
 }
 
 pub(crate) fn initialise(

@@ -21,7 +21,7 @@ use cudarc::driver::{
 use lepton_crds::v1alpha1::{Activation, ConcreteModelFamily, Optimizer};
 use ndarray::{Array1, Array2};
 
-use super::dense::{DenseConfig, DenseNetwork, Layer, initialise, target_matrix};
+use super::dense::{DenseConfig, DenseNetwork, Layer, initialise, target_matrix, validate_epoch};
 use super::{Evaluations, FitContext, Fitted, Model, TrainingSet, ValidationSet};
 use crate::error::TrainError;
 use crate::metrics::TaskKind;
@@ -397,21 +397,7 @@ pub fn fit(
         }
         let network = download(&stream, &layers, config.activation)
             .map_err(|e| fail("copying weights back", &e))?;
-        if let Some(bad) = network
-            .layers
-            .iter()
-            .flat_map(|l| l.weights.iter())
-            .find(|v| !v.is_finite())
-        {
-            return Err(TrainError::TrainingDiverged {
-                family: family_name,
-                detail: format!("a weight became {bad} in epoch {epoch}"),
-            });
-        }
-        let metrics = ctx.score(
-            validation,
-            &Model::Dense(network.clone()).predict(&ctx.head, validation.x),
-        );
+        let metrics = validate_epoch(&network, ctx, validation, family_name, epoch)?;
         if evaluations.record(epoch, metrics, || network) {
             break;
         }
