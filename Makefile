@@ -3,7 +3,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: all test crds check-crds lint fmt demo build python-env bench bench-train bench-serve
+.PHONY: all test crds check-crds lint fmt demo build python-env gpu-check bench bench-train bench-serve
 
 all: build
 
@@ -77,3 +77,7 @@ $(VENV)-serve-mlserver/.installed: bench/requirements-serve-mlserver.txt $(VENV)
 	$(PYTHON) -m venv $(VENV)-serve-mlserver || { $(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV)-serve-mlserver; }
 	$(VENV)-serve-mlserver/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-serve-mlserver.txt
 	touch $@
+
+## gpu-check: the checks that need an NVIDIA GPU (GPU trainer against the CPU one)
+gpu-check: python-env
+	scripts/gpu-check.sh

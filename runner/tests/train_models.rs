@@ -207,6 +207,11 @@ fn a_gpu_request_without_a_usable_gpu_trains_on_the_cpu_and_says_why() {
     if training["device"] == "cuda:0" {
         return; // A machine with a GPU and the `cuda` feature: nothing fell back.
     }
+    assert!(
+        std::env::var("LEPTON_REQUIRE_GPU").as_deref() != Ok("1"),
+        "LEPTON_REQUIRE_GPU=1 but training fell back to the CPU: {}",
+        training["gpuFallback"]
+    );
     assert_eq!(training["device"], "cpu");
     let why = training["gpuFallback"].as_str().unwrap_or_default();
     assert!(!why.is_empty(), "the fallback is explained: {training}");

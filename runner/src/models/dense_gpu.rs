@@ -629,6 +629,10 @@ mod tests {
     #[test]
     fn the_gpu_trainer_learns_what_the_cpu_trainer_learns() {
         if let Some(why) = gpu_unavailable() {
+            assert!(
+                std::env::var("LEPTON_REQUIRE_GPU").as_deref() != Ok("1"),
+                "LEPTON_REQUIRE_GPU=1 but the GPU is unusable: {why}"
+            );
             assert!(!why.is_empty());
             assert_eq!(
                 crate::train::select_device(1),
