@@ -1,13 +1,15 @@
 //! Fetching and storing through every scheme: file and pvc on a temporary directory, http
 //! against a small local server, s3 against moto's S3-compatible server.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
@@ -428,93 +430,16 @@ mod http {
 
 mod s3 {
     use super::*;
+    use common::MotoServer;
 
     const BUCKET: &str = "lepton-test";
 
     /// moto's server in a child process, stopped on drop. The child also exits when its stdin
     /// closes, so it cannot outlive a killed test process.
-    struct Moto {
-        child: Child,
-        endpoint: String,
-    }
-
-    impl Drop for Moto {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    const MOTO_SCRIPT: &str = "import sys, threading\n\
-        from moto.server import main\n\
-        threading.Thread(target=main, args=(['-p0'],), daemon=True).start()\n\
-        sys.stdin.read()\n";
-
-    fn python() -> PathBuf {
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        std::env::var_os("LEPTON_TEST_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo.join(".venv/bin/python"))
-    }
-
-    fn start_moto() -> Moto {
-        let python = python();
-        assert!(
-            python.exists(),
-            "no Python at {}: run `make python-env` to create the test virtualenv with moto \
-             (or point LEPTON_TEST_PYTHON at a Python that has moto[server])",
-            python.display()
-        );
-        let mut child = Command::new(&python)
-            .args(["-c", MOTO_SCRIPT])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        // Keep draining stderr (the server logs every request there) so it never blocks.
-        thread::spawn(move || {
-            let mut seen = String::new();
-            let mut port_sent = false;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !port_sent {
-                    seen.push_str(&line);
-                    seen.push('\n');
-                    if let Some(at) = line.find("Running on http://127.0.0.1:") {
-                        let port: String = line[at + 28..]
-                            .chars()
-                            .take_while(char::is_ascii_digit)
-                            .collect();
-                        let _ = tx.send(Ok(port));
-                        port_sent = true;
-                    }
-                }
-            }
-            if !port_sent {
-                let _ = tx.send(Err(seen));
-            }
-        });
-        let port = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(port)) => port,
-            Ok(Err(output)) => panic!(
-                "moto's server did not start with {}; run `make python-env` to install \
-                 moto[server]. Its output:\n{output}",
-                python.display()
-            ),
-            Err(_) => panic!("moto's server did not report its port within 60 s"),
-        };
-        Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
     /// A request signed with any key: moto accepts it while authentication is still off.
     async fn admin(
         client: &reqwest::Client,
-        moto: &Moto,
+        moto: &MotoServer,
         method: &str,
         path: &str,
         service: &str,
@@ -576,7 +501,7 @@ mod s3 {
 
     /// Creates a user with full S3 access and a bucket, then turns authentication on (from the
     /// next request on, moto checks every signature against its IAM users).
-    async fn provision(moto: &Moto) -> Credentials {
+    async fn provision(moto: &MotoServer) -> Credentials {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::new();
         let iam = |action: &str| format!("Action={action}&UserName=lepton&Version=2010-05-08");
@@ -608,7 +533,7 @@ mod s3 {
         }
     }
 
-    fn config(moto: &Moto, credentials: Option<Credentials>) -> SourceConfig {
+    fn config(moto: &MotoServer, credentials: Option<Credentials>) -> SourceConfig {
         let mut config = quick_config().with_s3(Some(&S3Options {
             endpoint: Some(moto.endpoint.clone()),
             ..S3Options::default()
@@ -629,7 +554,7 @@ mod s3 {
 
     #[tokio::test]
     async fn put_get_round_trip_and_errors_against_moto() {
-        let moto = start_moto();
+        let moto = MotoServer::start();
         let credentials = provision(&moto).await;
         let good = config(&moto, Some(credentials.clone()));
 
