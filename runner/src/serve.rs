@@ -75,6 +75,12 @@ pub fn cli_main(args: &[String]) -> ExitCode {
     if let Err(message) = config.apply_args(&args) {
         return usage_error(&message);
     }
+    let address_flag = args.iter().any(|a| a == "--host" || a == "--port");
+    if let (false, Ok(address)) = (address_flag, std::env::var(config::LISTEN_ENV))
+        && let Err(message) = config.apply_listen_address(&address)
+    {
+        return usage_error(&message);
+    }
     if let Some((file, runs)) = measure {
         return match floor::measure(&config, &file, runs) {
             Ok(figures) => {

@@ -13,6 +13,10 @@ use super::error::ServeError;
 
 /// Environment variable holding the configuration as YAML or JSON text.
 pub const CONFIG_ENV: &str = "LEPTON_SERVE_CONFIG";
+/// Environment variable with a `host:port` to listen on. Lepton's local executor sets it for each
+/// replica it starts on a free port; it overrides the configuration, and `--host`/`--port`
+/// override it.
+pub const LISTEN_ENV: &str = "LEPTON_SERVE_ADDR";
 
 /// Everything `serve` needs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -184,6 +188,26 @@ impl ServeConfig {
         }
     }
 
+    /// Sets host and port from a `host:port` value (see [`LISTEN_ENV`]).
+    pub fn apply_listen_address(&mut self, value: &str) -> Result<(), String> {
+        let invalid = || {
+            format!("{LISTEN_ENV} must be host:port (for example 127.0.0.1:8080), not `{value}`")
+        };
+        let (host, port) = value.rsplit_once(':').ok_or_else(invalid)?;
+        let port: i32 = port
+            .parse()
+            .ok()
+            .filter(|p| (0..=65535).contains(p))
+            .ok_or_else(invalid)?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(invalid());
+        }
+        self.host = Some(host.to_string());
+        self.runtime.port = port;
+        Ok(())
+    }
+
     /// `host:port` to listen on.
     pub fn address(&self) -> String {
         let host = self.host.as_deref().unwrap_or("0.0.0.0");
@@ -285,6 +309,24 @@ impl ServeConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod listen_address_tests {
+    use super::*;
+
+    #[test]
+    fn the_listen_address_sets_host_and_port_and_bad_values_say_what_is_expected() {
+        let mut config = ServeConfig::default();
+        config.apply_listen_address("127.0.0.1:43123").unwrap();
+        assert_eq!(config.address(), "127.0.0.1:43123");
+        config.apply_listen_address("[::1]:9000").unwrap();
+        assert_eq!(config.address(), "[::1]:9000");
+        for bad in ["8080", "127.0.0.1:", ":80", "host:99999", "host:http"] {
+            let err = config.apply_listen_address(bad).unwrap_err();
+            assert!(err.contains(LISTEN_ENV) && err.contains(bad), "{err}");
+        }
     }
 }
 
