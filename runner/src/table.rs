@@ -97,3 +97,27 @@ pub enum ColumnData {
     /// At least one non-missing cell is not a number; missing cells are `None`.
     Text(Vec<Option<Box<str>>>),
 }
+
+/// `names` as given, once every one is non-empty and unique; errors give 1-based positions.
+fn check_column_names(names: Vec<String>, location: &str) -> Result<Vec<String>, TableError> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, name) in names.iter().enumerate() {
+        let position = i + 1;
+        if name.is_empty() {
+            return Err(TableError::EmptyColumnName {
+                location: location.to_owned(),
+                position,
+            });
+        }
+        if let Some(&first) = seen.get(name.as_str()) {
+            return Err(TableError::DuplicateColumnName {
+                location: location.to_owned(),
+                name: name.clone(),
+                first,
+                second: position,
+            });
+        }
+        seen.insert(name, position);
+    }
+    Ok(names)
+}

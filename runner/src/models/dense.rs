@@ -45,6 +45,17 @@ pub struct DenseConfig {
     pub optimizer: Optimizer,
 }
 
+impl DenseConfig {
+    /// `linear` without hidden layers, `mlp` with them.
+    pub fn family(&self) -> ConcreteModelFamily {
+        if self.hidden_layers.is_empty() {
+            ConcreteModelFamily::Linear
+        } else {
+            ConcreteModelFamily::Mlp
+        }
+    }
+}
+
 /// One fully connected layer: `out = in · weightsᵀ + bias`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
@@ -116,11 +127,7 @@ pub fn fit(
     train: &TrainingSet,
     validation: &ValidationSet,
 ) -> Result<Fitted, TrainError> {
-    let family = if config.hidden_layers.is_empty() {
-        ConcreteModelFamily::Linear
-    } else {
-        ConcreteModelFamily::Mlp
-    };
+    let family = config.family();
     let family_name = super::family_name(family);
     let mut rng = Rng::new(ctx.seed);
     let inputs = train.x.cols;

@@ -18,7 +18,7 @@ use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, sys::cublasOperation_t};
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, LaunchConfig, PushKernelArg,
 };
-use lepton_crds::v1alpha1::{Activation, ConcreteModelFamily, Optimizer};
+use lepton_crds::v1alpha1::{Activation, Optimizer};
 use ndarray::{Array1, Array2};
 
 use super::dense::{DenseConfig, DenseNetwork, Layer, initialise, target_matrix, validate_epoch};
@@ -172,11 +172,7 @@ pub fn fit(
     train: &TrainingSet,
     validation: &ValidationSet,
 ) -> Result<Fitted, TrainError> {
-    let family = if config.hidden_layers.is_empty() {
-        ConcreteModelFamily::Linear
-    } else {
-        ConcreteModelFamily::Mlp
-    };
+    let family = config.family();
     let family_name = super::family_name(family);
     let fail = |what: &str, e: &dyn std::fmt::Display| TrainError::TrainingDiverged {
         family: family_name,

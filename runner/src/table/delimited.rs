@@ -4,8 +4,6 @@
 //! row and builds the numeric columns; the second, only when some column turned out to be text,
 //! collects that column's cells.
 
-use std::collections::HashMap;
-
 use csv::{ByteRecord, Reader, ReaderBuilder};
 
 use super::{Column, ColumnData, ReadOptions, Table, TableError, quotes};
@@ -156,35 +154,19 @@ fn line_of(record: &ByteRecord) -> u64 {
 
 fn header_names(record: &ByteRecord, ctx: &Context<'_>) -> Result<Vec<String>, TableError> {
     let location = &ctx.options.location;
-    let mut names = Vec::with_capacity(record.len());
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, field) in record.iter().enumerate() {
-        let position = i + 1;
-        let name = std::str::from_utf8(field)
-            .map_err(|_| TableError::InvalidUtf8 {
-                location: location.clone(),
-                place: format!("the name of column {position} in the header (line 1)"),
-            })?
-            .trim_ascii()
-            .to_owned();
-        if name.is_empty() {
-            return Err(TableError::EmptyColumnName {
-                location: location.clone(),
-                position,
-            });
-        }
-        if let Some(&first) = seen.get(&name) {
-            return Err(TableError::DuplicateColumnName {
-                location: location.clone(),
-                name,
-                first,
-                second: position,
-            });
-        }
-        seen.insert(name.clone(), position);
-        names.push(name);
-    }
-    Ok(names)
+    let names = record
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            std::str::from_utf8(field)
+                .map(|name| name.trim_ascii().to_owned())
+                .map_err(|_| TableError::InvalidUtf8 {
+                    location: location.clone(),
+                    place: format!("the name of column {} in the header (line 1)", i + 1),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    super::check_column_names(names, location)
 }
 
 /// Validates one data row and feeds its cells to the numeric columns.

@@ -4,7 +4,6 @@
 //! dates, times and timestamps (ISO 8601, UTC) become text; nulls and NaN are missing. Nested
 //! columns (groups, lists, maps) are rejected.
 
-use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bytes::Bytes;
@@ -129,10 +128,8 @@ fn column_names(
     let location = options.location.as_str();
     let schema = reader.metadata().file_metadata().schema_descr();
     let mut names = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, field) in schema.root_schema().get_fields().iter().enumerate() {
+    for field in schema.root_schema().get_fields() {
         let name = field.name().trim_ascii().to_owned();
-        let position = i + 1;
         if field.is_group() {
             return Err(TableError::UnsupportedColumnType {
                 location: location.to_owned(),
@@ -140,24 +137,9 @@ fn column_names(
                 kind: "a nested group (struct, list or map)".to_owned(),
             });
         }
-        if name.is_empty() {
-            return Err(TableError::EmptyColumnName {
-                location: location.to_owned(),
-                position,
-            });
-        }
-        if let Some(&first) = seen.get(&name) {
-            return Err(TableError::DuplicateColumnName {
-                location: location.to_owned(),
-                name,
-                first,
-                second: position,
-            });
-        }
-        seen.insert(name.clone(), position);
         names.push(name);
     }
-    Ok(names)
+    super::check_column_names(names, location)
 }
 
 /// One column under construction; its kind is fixed by the first non-null value.
