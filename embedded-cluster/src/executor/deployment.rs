@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ExecutorConfig;
-use crate::meta;
 
 const MANAGER: &str = "lepton-local-deployment-controller";
 const TEMPLATE_HASH: &str = "pod-template-hash";
@@ -78,19 +77,7 @@ fn is_terminal(pod: &Pod) -> bool {
 }
 
 fn condition(old: &[Value], kind: &str, status: &str, reason: &str, message: &str) -> Value {
-    let since = old
-        .iter()
-        .find(|c| c["type"] == kind && c["status"] == status)
-        .and_then(|c| c["lastTransitionTime"].as_str().map(str::to_owned))
-        .unwrap_or_else(meta::now);
-    json!({
-        "type": kind,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastUpdateTime": meta::now(),
-        "lastTransitionTime": since,
-    })
+    super::condition(old, "lastUpdateTime", kind, status, reason, message)
 }
 
 async fn reconcile(deployment: Arc<Deployment>, ctx: Arc<Context>) -> Result<Action, kube::Error> {

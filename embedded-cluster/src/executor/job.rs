@@ -87,19 +87,7 @@ fn finished_at(pod: &Pod) -> Option<String> {
 
 /// A condition, keeping the transition time of an unchanged one.
 fn condition(old: &[Value], kind: &str, status: &str, reason: &str, message: &str) -> Value {
-    let since = old
-        .iter()
-        .find(|c| c["type"] == kind && c["status"] == status)
-        .and_then(|c| c["lastTransitionTime"].as_str().map(str::to_owned))
-        .unwrap_or_else(meta::now);
-    json!({
-        "type": kind,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastProbeTime": meta::now(),
-        "lastTransitionTime": since,
-    })
+    super::condition(old, "lastProbeTime", kind, status, reason, message)
 }
 
 async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, kube::Error> {

@@ -123,3 +123,29 @@ impl Drop for LocalExecutor {
         self.kubelet.stop_all();
     }
 }
+
+/// A workload condition whose `lastTransitionTime` stays as it was while the status is unchanged;
+/// `stamp` names the refresh timestamp the kind uses (`lastUpdateTime` for Deployments,
+/// `lastProbeTime` for Jobs).
+fn condition(
+    old: &[serde_json::Value],
+    stamp: &str,
+    kind: &str,
+    status: &str,
+    reason: &str,
+    message: &str,
+) -> serde_json::Value {
+    let since = old
+        .iter()
+        .find(|c| c["type"] == kind && c["status"] == status)
+        .and_then(|c| c["lastTransitionTime"].as_str().map(str::to_owned))
+        .unwrap_or_else(crate::meta::now);
+    serde_json::json!({
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        stamp: crate::meta::now(),
+        "lastTransitionTime": since,
+    })
+}
