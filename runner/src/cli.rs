@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::progress::JsonLinesReporter;
-use crate::results::DEFAULT_TERMINATION_LOG;
+use crate::progress::{FanOut, JsonLinesReporter, Reporter};
+use crate::results::{DEFAULT_TERMINATION_LOG, RunResults};
 use crate::source::SourceConfig;
 use crate::spec::{SPEC_ENV, parse_job};
+use crate::status_report::{StatusReporter, StatusSettings};
 use crate::train::{TrainOptions, train};
 
 /// Usage text.
@@ -21,6 +22,10 @@ train   runs a TrainingJob: the manifest (or only its spec, YAML or JSON) comes 
         from the LEPTON_TRAINING_JOB environment variable. Progress is written to stdout as JSON
         lines; logs go to stderr (JSON with LEPTON_LOG_FORMAT=json). --results writes the final
         results as JSON, --predictions a sample of validation rows with the model's outputs.
+        LEPTON_STATUS_REPORTING=kubernetes also pushes progress and the final results to the
+        TrainingJob's own status (the manifest's metadata.name/namespace; credentials from the
+        pod's service account or KUBECONFIG), at most once per LEPTON_STATUS_INTERVAL_MS
+        milliseconds (default 5000). A failed push is logged and never fails training.
 serve   serves an ONNX model over the Open Inference Protocol (v2 REST) and KServe's v1 predict.";
 
 /// Exit status of a run whose training failed (bad data, bad spec, ...).
@@ -57,12 +62,15 @@ fn usage_error(message: &str) -> ExitCode {
 struct TrainArgs {
     spec: Option<PathBuf>,
     options: TrainOptions,
+    /// `None` when status reporting is off.
+    status: Option<StatusSettings>,
 }
 
 fn parse_train_args(args: &[String]) -> Result<TrainArgs, String> {
     let mut parsed = TrainArgs {
         spec: None,
         options: TrainOptions::default(),
+        status: StatusSettings::from_env()?,
     };
     let mut termination_log = std::env::var_os("LEPTON_TERMINATION_LOG").map(PathBuf::from);
     let mut it = args.iter();
@@ -120,8 +128,24 @@ fn run_train(mut args: TrainArgs) -> ExitCode {
         Ok(job) => job,
         Err(e) => return fail(e.reason(), &e.to_string(), &args.options),
     };
-    let reporter = JsonLinesReporter::new(std::io::stdout());
-    match train(&job, &args.options, &reporter) {
+    let mut reporters: Vec<Box<dyn Reporter>> =
+        vec![Box::new(JsonLinesReporter::new(std::io::stdout()))];
+    if let Some(settings) = args.status {
+        match job.object.clone() {
+            Some(object) => reporters.push(Box::new(StatusReporter::start(settings, object))),
+            None => tracing::info!(
+                "status reporting is off: the TrainingJob names no object (a bare spec, or a manifest without metadata.name), so there is no status to write; pass the whole manifest to report progress"
+            ),
+        }
+    }
+    let reporter = FanOut::new(reporters);
+    let started = Instant::now();
+    let outcome = train(&job, &args.options, &reporter);
+    reporter.finish(&match &outcome {
+        Ok(outcome) => outcome.results.clone(),
+        Err(e) => RunResults::failed(e.reason(), e.to_string(), started.elapsed().as_secs_f64()),
+    });
+    match outcome {
         Ok(outcome) => {
             print_result(&serde_json::to_value(&outcome.results).unwrap_or_default());
             tracing::info!(model = %outcome.model_uri, card = %outcome.card_uri, "training succeeded");
@@ -139,7 +163,7 @@ fn run_train(mut args: TrainArgs) -> ExitCode {
 }
 
 fn fail(reason: &str, message: &str, options: &TrainOptions) -> ExitCode {
-    let results = crate::results::RunResults::failed(reason, message.to_string(), 0.0);
+    let results = RunResults::failed(reason, message.to_string(), 0.0);
     results.write(
         options.results_file.as_deref(),
         options.termination_log.as_deref(),

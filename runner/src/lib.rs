@@ -17,6 +17,7 @@ pub mod rng;
 pub mod serve;
 pub mod source;
 pub mod spec;
+pub mod status_report;
 pub mod table;
 pub mod train;
 pub mod verify;

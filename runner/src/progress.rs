@@ -1,12 +1,15 @@
 //! How the runner reports what it is doing. Training code talks to a [`Reporter`]; the JSON-lines
-//! reporter writes one event per line to stdout (for logs and local mode), and the operator's
-//! Kubernetes reporter (which patches the job's own status) implements the same trait.
+//! reporter writes one event per line to stdout (for logs and local mode), and
+//! [`crate::status_report::StatusReporter`] pushes progress and results to the job's own
+//! TrainingJob status. [`FanOut`] hands every event to several of them.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
 
 use serde::Serialize;
+
+use crate::results::RunResults;
 
 /// Stage of a training run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -66,6 +69,39 @@ impl Progress {
 pub trait Reporter: Send + Sync {
     /// Reports one event.
     fn report(&self, progress: &Progress);
+
+    /// The run is over with `results` (succeeded or failed); no event follows. Reporters that
+    /// send in the background deliver what is left here, waiting a bounded time, because the
+    /// process exits right after. The default does nothing.
+    fn finish(&self, results: &RunResults) {
+        let _ = results;
+    }
+}
+
+/// Hands every event, and the end of the run, to each of several reporters in order.
+pub struct FanOut {
+    reporters: Vec<Box<dyn Reporter>>,
+}
+
+impl FanOut {
+    /// A reporter feeding `reporters`.
+    pub fn new(reporters: Vec<Box<dyn Reporter>>) -> Self {
+        Self { reporters }
+    }
+}
+
+impl Reporter for FanOut {
+    fn report(&self, progress: &Progress) {
+        for reporter in &self.reporters {
+            reporter.report(progress);
+        }
+    }
+
+    fn finish(&self, results: &RunResults) {
+        for reporter in &self.reporters {
+            reporter.finish(results);
+        }
+    }
 }
 
 /// Writes each event as one JSON object per line.
@@ -142,5 +178,30 @@ mod tests {
         assert_eq!(lines[1]["event"], "progress");
         assert_eq!(lines[1]["family"], "mlp");
         assert_eq!(lines[1]["metrics"]["auc"], 0.9);
+    }
+
+    #[test]
+    fn fan_out_passes_events_and_the_end_to_every_reporter() {
+        #[derive(Default)]
+        struct Counting(Mutex<(usize, Vec<String>)>);
+        impl Reporter for std::sync::Arc<Counting> {
+            fn report(&self, _: &Progress) {
+                self.0.lock().unwrap().0 += 1;
+            }
+            fn finish(&self, results: &RunResults) {
+                self.0.lock().unwrap().1.push(results.phase.clone());
+            }
+        }
+        let (a, b) = (
+            std::sync::Arc::new(Counting::default()),
+            std::sync::Arc::new(Counting::default()),
+        );
+        let fan_out = FanOut::new(vec![Box::new(a.clone()), Box::new(b.clone())]);
+        fan_out.report(&Progress::stage(Stage::Loading, "reading"));
+        fan_out.report(&Progress::stage(Stage::Training, "epoch"));
+        fan_out.finish(&RunResults::failed("TooFewRows", "few".into(), 1.0));
+        for counting in [a, b] {
+            assert_eq!(*counting.0.lock().unwrap(), (2, vec!["Failed".to_string()]));
+        }
     }
 }

@@ -15,14 +15,33 @@ pub const SPEC_ENV: &str = "LEPTON_TRAINING_JOB";
 pub struct JobSpec {
     /// `metadata.name`, or `training-job` for a bare spec.
     pub name: String,
+    /// The TrainingJob object this run belongs to, when the manifest names one. `None` for a
+    /// bare spec (or a manifest without `metadata.name`): its made-up name matches no object on
+    /// the API server, so there is no status to report progress to.
+    pub object: Option<ObjectRef>,
     /// The spec with every default filled in.
     pub spec: TrainingJobSpec,
+}
+
+/// Name and namespace of a TrainingJob object on the API server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`; `None` means the client's default namespace (in a pod: its own).
+    pub namespace: Option<String>,
 }
 
 /// Parses and admits `text` (a TrainingJob manifest or a bare spec, YAML or JSON).
 pub fn parse_job(text: &str) -> Result<JobSpec, TrainError> {
     let value: Value = serde_yaml_ng::from_str(text)
         .map_err(|e| TrainError::Spec(format!("the TrainingJob is not valid YAML or JSON: {e}")))?;
+    // Read before defaults fill in a name that belongs to no object.
+    let named = value
+        .get("spec")
+        .and(value.pointer("/metadata/name"))
+        .and_then(Value::as_str)
+        .is_some_and(|name| !name.is_empty());
     let object = match &value {
         Value::Object(map) if map.contains_key("spec") => {
             if let Some(kind) = map.get("kind").and_then(Value::as_str)
@@ -68,8 +87,13 @@ pub fn parse_job(text: &str) -> Result<JobSpec, TrainError> {
         .map_err(|rejection| TrainError::Spec(rejection.to_string()))?;
     let job: TrainingJob = serde_json::from_value(admitted)
         .map_err(|e| TrainError::Spec(format!("the TrainingJob does not match the API: {e}")))?;
+    let name = job.metadata.name.unwrap_or_else(|| "training-job".into());
     Ok(JobSpec {
-        name: job.metadata.name.unwrap_or_else(|| "training-job".into()),
+        object: named.then(|| ObjectRef {
+            name: name.clone(),
+            namespace: job.metadata.namespace.filter(|ns| !ns.is_empty()),
+        }),
+        name,
         spec: job.spec,
     })
 }
@@ -83,13 +107,29 @@ mod tests {
         let manifest = "apiVersion: lepton.ai/v1alpha1\nkind: TrainingJob\nmetadata: {name: credit}\nspec:\n  data: {source: 'file:///d.csv', target: default}\n";
         let job = parse_job(manifest).unwrap();
         assert_eq!(job.name, "credit");
+        assert_eq!(
+            job.object,
+            Some(ObjectRef {
+                name: "credit".into(),
+                namespace: None
+            })
+        );
         assert_eq!(job.spec.data.validation_fraction, 0.2);
         assert!(job.spec.data.preprocessing.remove_duplicates);
         let bare =
             r#"{"data": {"source": "file:///d.csv", "target": "y"}, "model": {"family": "gbdt"}}"#;
         let job = parse_job(bare).unwrap();
         assert_eq!(job.name, "training-job");
+        assert_eq!(job.object, None);
         assert_eq!(job.spec.model.seed, 42);
+        let namespaced = r#"{"metadata": {"name": "c", "namespace": "ml"}, "spec": {"data": {"source": "file:///d.csv", "target": "y"}}}"#;
+        assert_eq!(
+            parse_job(namespaced).unwrap().object,
+            Some(ObjectRef {
+                name: "c".into(),
+                namespace: Some("ml".into())
+            })
+        );
     }
 
     #[test]
