@@ -1,24 +1,34 @@
 //! The local executor: Jobs run the runner as processes with batch/v1 semantics, pods that
-//! are not the runner fail clearly, Deployments serve on local ports behind their Service,
-//! and a killed process is a failed pod.
+//! are not the runner fail clearly, Deployments serve on local ports behind their Service and
+//! roll out a new template within their strategy, and a killed process is a failed pod.
 
 mod support;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::{Client, ResourceExt};
 use lepton_embedded_cluster::EmbeddedCluster;
 use lepton_embedded_cluster::executor::{ExecutorConfig, LOCAL_ADDRESS, LocalExecutor};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use support::eventually;
 
 const WAIT: Duration = Duration::from_secs(30);
+/// How long a rollout may take on a loaded machine.
+const ROLLOUT_WAIT: Duration = Duration::from_secs(60);
 const RUNNER_IMAGE: &str = "ghcr.io/lepton-ai/lepton-runner:0.1.0";
 
 struct Local {
@@ -459,14 +469,8 @@ fn serving_deployment(replicas: i32) -> Deployment {
     .unwrap()
 }
 
-#[tokio::test]
-async fn a_deployment_serves_behind_its_service_and_survives_a_killed_process() {
-    let local = Local::start().await;
-    let deployments: Api<Deployment> = local.api();
-    deployments
-        .create(&PostParams::default(), &serving_deployment(2))
-        .await
-        .unwrap();
+/// A Service `serve` in front of the `app=serve` pods; returns its local address.
+async fn expose(local: &Local) -> String {
     let services: Api<Service> = local.api();
     let service: Service = serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Service",
@@ -478,19 +482,7 @@ async fn a_deployment_serves_behind_its_service_and_survives_a_killed_process() 
         .create(&PostParams::default(), &service)
         .await
         .unwrap();
-
-    let ready = eventually(WAIT, "two ready replicas", || async {
-        let d = deployments.get("serve").await.ok()?;
-        let status = d.status?;
-        (status.ready_replicas == Some(2)).then_some(status)
-    })
-    .await;
-    assert_eq!(ready.available_replicas, Some(2));
-    assert_eq!(ready.observed_generation, Some(1));
-    let available = ready.conditions.unwrap();
-    assert!(available.iter().any(|c| c.type_.as_deref() == Some("Available") && c.status.as_deref() == Some("True")));
-
-    let address = eventually(WAIT, "the service address", || async {
+    eventually(WAIT, "the service address", || async {
         services
             .get("serve")
             .await
@@ -499,7 +491,33 @@ async fn a_deployment_serves_behind_its_service_and_survives_a_killed_process() 
             .get(LOCAL_ADDRESS)
             .cloned()
     })
-    .await;
+    .await
+}
+
+/// Waits until the Deployment `serve` reports `replicas` ready pods.
+async fn ready_replicas(deployments: &Api<Deployment>, replicas: i32) -> DeploymentStatus {
+    eventually(WAIT, "ready replicas", || async {
+        let status = deployments.get("serve").await.ok()?.status?;
+        (status.ready_replicas == Some(replicas)).then_some(status)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_deployment_serves_behind_its_service_and_survives_a_killed_process() {
+    let local = Local::start().await;
+    let deployments: Api<Deployment> = local.api();
+    deployments
+        .create(&PostParams::default(), &serving_deployment(2))
+        .await
+        .unwrap();
+    let address = expose(&local).await;
+    let ready = ready_replicas(&deployments, 2).await;
+    assert_eq!(ready.available_replicas, Some(2));
+    assert_eq!(ready.observed_generation, Some(1));
+    let available = ready.conditions.unwrap();
+    assert!(available.iter().any(|c| c.type_.as_deref() == Some("Available") && c.status.as_deref() == Some("True")));
+
     let (code, _) = http_get(&address, "/v2/health/ready")
         .await
         .expect("an answer");
@@ -586,5 +604,327 @@ async fn deleting_a_pod_stops_its_process() {
         (!alive(pid)).then_some(())
     })
     .await;
+    local.stop().await;
+}
+
+/// Every state a set of objects went through, from a list and then a watch: each event is one
+/// state of the API server, so no moment is missed, as one could be between two polls.
+struct Follower<T> {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Vec<T>>,
+}
+
+impl<T> Follower<T> {
+    /// Stops following and returns what `view` said of each state, in order.
+    async fn states(self) -> Vec<T> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap()
+    }
+}
+
+/// Follows the objects `params` selects, keeping `view` of the whole set after each change.
+async fn follow<K, T>(
+    api: Api<K>,
+    params: ListParams,
+    view: impl Fn(&BTreeMap<String, K>) -> T + Send + 'static,
+) -> Follower<T>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    T: Send + 'static,
+{
+    let list = api.list(&params).await.unwrap();
+    let mut objects: BTreeMap<String, K> =
+        list.items.into_iter().map(|o| (o.name_any(), o)).collect();
+    let mut version = list.metadata.resource_version.unwrap_or_default();
+    let watch = WatchParams {
+        label_selector: params.label_selector,
+        field_selector: params.field_selector,
+        ..WatchParams::default()
+    };
+    let (stop, mut stopped) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        let mut states = vec![view(&objects)];
+        // A watch may end (its timeout); the next one resumes from the last version seen.
+        loop {
+            let mut events = api.watch(&watch, &version).await.unwrap().boxed();
+            loop {
+                let event = tokio::select! {
+                    event = events.next() => event,
+                    _ = &mut stopped => return states,
+                };
+                let Some(event) = event else { break };
+                let object = match event.unwrap() {
+                    WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+                        objects.insert(o.name_any(), o.clone());
+                        o
+                    }
+                    WatchEvent::Deleted(o) => {
+                        objects.remove(&o.name_any());
+                        o
+                    }
+                    WatchEvent::Bookmark(_) => continue,
+                    WatchEvent::Error(e) => panic!("watch failed: {e:?}"),
+                };
+                version = object.resource_version().unwrap_or_default();
+                states.push(view(&objects));
+            }
+        }
+    });
+    Follower { stop, task }
+}
+
+/// A pod as the rollout checks see it: its template hash and whether it is ready.
+type PodState = (String, bool);
+
+fn template_hash(pod: &Pod) -> String {
+    pod.labels()
+        .get("pod-template-hash")
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn pod_states(pods: &BTreeMap<String, Pod>) -> Vec<PodState> {
+    pods.values()
+        .map(|p| {
+            let ready = p
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            (template_hash(p), ready)
+        })
+        .collect()
+}
+
+fn ready_count(state: &[PodState]) -> usize {
+    state.iter().filter(|(_, ready)| *ready).count()
+}
+
+/// The Deployment `serve` with `replicas` and `strategy` (none: the defaults).
+fn deployment_with(replicas: i32, strategy: Option<Value>) -> Deployment {
+    let mut deployment = serving_deployment(replicas);
+    if let Some(strategy) = strategy {
+        deployment.spec.strategy = Some(serde_json::from_value(strategy).unwrap());
+    }
+    deployment
+}
+
+/// The template hash all of `serve`'s pods have now.
+async fn only_hash(pods: &Api<Pod>) -> String {
+    let list = pods
+        .list(&ListParams::default().labels("app=serve"))
+        .await
+        .unwrap();
+    let hashes: std::collections::BTreeSet<String> = list.items.iter().map(template_hash).collect();
+    assert_eq!(hashes.len(), 1, "{hashes:?}");
+    hashes.into_iter().next().unwrap()
+}
+
+/// A new model version: another environment and a slower start, so old and new pods overlap.
+async fn change_template(deployments: &Api<Deployment>) {
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{
+        "name": "runner",
+        "image": RUNNER_IMAGE,
+        "args": ["serve", "--ready-after-ms", "300"],
+        "ports": [{"containerPort": 8080}],
+        "env": [{"name": "MODEL_VERSION", "value": "2"}],
+    }]}}}});
+    deployments
+        .patch("serve", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
+}
+
+fn progressing_reason(status: &DeploymentStatus) -> Option<String> {
+    status
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_.as_deref() == Some("Progressing"))?
+        .reason
+        .clone()
+}
+
+/// Waits until the new template has replaced every pod: the status says so and only pods
+/// with a hash other than `old` are left.
+async fn rolled_out(local: &Local, replicas: i32, old: &str) {
+    let deployments: Api<Deployment> = local.api();
+    let pods: Api<Pod> = local.api();
+    eventually(ROLLOUT_WAIT, "the rollout to complete", || async {
+        let status = deployments.get("serve").await.ok()?.status?;
+        let done = status.observed_generation == Some(2)
+            && status.replicas == Some(replicas)
+            && status.updated_replicas == Some(replicas)
+            && status.ready_replicas == Some(replicas)
+            && status.available_replicas == Some(replicas)
+            && status.unavailable_replicas.unwrap_or(0) == 0
+            && progressing_reason(&status).as_deref() == Some("NewReplicaSetAvailable");
+        let left = pods
+            .list(&ListParams::default().labels("app=serve"))
+            .await
+            .ok()?
+            .items;
+        let replaced =
+            left.len() == replicas as usize && left.iter().all(|p| template_hash(p) != old);
+        (done && replaced).then_some(())
+    })
+    .await;
+}
+
+/// Requests sent through an address back to back until stopped, each on a new connection, so
+/// some are in flight whenever a pod goes.
+struct Load {
+    stop: Arc<AtomicBool>,
+    task: JoinHandle<(usize, Vec<String>)>,
+}
+
+impl Load {
+    fn start(address: String) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let (mut answered, mut failures) = (0, Vec::new());
+            while !stopped.load(Ordering::Relaxed) {
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    http_get(&address, "/v2/health/ready"),
+                )
+                .await;
+                match answer {
+                    Ok(Some((200, _))) => answered += 1,
+                    other => failures.push(format!("{other:?}")),
+                }
+                tokio::task::yield_now().await;
+            }
+            (answered, failures)
+        });
+        Self { stop, task }
+    }
+
+    /// Stops and returns (requests answered 200, what the others got).
+    async fn finish(self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
+}
+
+/// Creates `serve` with `replicas` and `strategy` and waits until it is ready; returns the
+/// template hash of its pods.
+async fn ready_deployment(local: &Local, replicas: i32, strategy: Option<Value>) -> String {
+    let deployments: Api<Deployment> = local.api();
+    deployments
+        .create(&PostParams::default(), &deployment_with(replicas, strategy))
+        .await
+        .unwrap();
+    ready_replicas(&deployments, replicas).await;
+    only_hash(&local.api()).await
+}
+
+/// Changes the template of `serve` (of `replicas` pods of the `old` hash) and waits until it
+/// is rolled out; returns every state its pods went through meanwhile.
+async fn roll(local: &Local, replicas: i32, old: &str) -> Vec<Vec<PodState>> {
+    let history = follow(
+        local.api(),
+        ListParams::default().labels("app=serve"),
+        pod_states,
+    )
+    .await;
+    change_template(&local.api()).await;
+    rolled_out(local, replicas, old).await;
+    history.states().await
+}
+
+#[tokio::test]
+async fn a_rolling_update_of_one_replica_never_drops_a_request() {
+    let local = Local::start().await;
+    let old = ready_deployment(&local, 1, None).await;
+    let address = expose(&local).await;
+    let status_history = follow(
+        local.api(),
+        ListParams::default().fields("metadata.name=serve"),
+        |d: &BTreeMap<String, Deployment>| d.get("serve").and_then(|d| d.status.clone()),
+    )
+    .await;
+    let load = Load::start(address);
+    let pod_states = roll(&local, 1, &old).await;
+    let (answered, failures) = load.finish().await;
+    let statuses = status_history.states().await;
+
+    assert!(failures.is_empty(), "failed requests: {failures:?}");
+    assert!(answered > 0);
+    for state in &pod_states {
+        assert!(ready_count(state) >= 1, "no ready pod: {pod_states:?}");
+        assert!(state.len() <= 2, "more than one surge pod: {pod_states:?}");
+    }
+    // The new pod was ready next to the old one before the old one went.
+    assert!(
+        pod_states
+            .iter()
+            .any(|s| s.len() == 2 && ready_count(s) == 2),
+        "{pod_states:?}"
+    );
+    // While an old pod remains, the Deployment says it is progressing.
+    let rolling: Vec<&DeploymentStatus> = statuses
+        .iter()
+        .flatten()
+        .filter(|s| s.observed_generation == Some(2) && s.replicas > s.updated_replicas)
+        .collect();
+    assert!(!rolling.is_empty(), "{statuses:?}");
+    for status in rolling {
+        assert_eq!(
+            progressing_reason(status).as_deref(),
+            Some("ReplicaSetUpdated")
+        );
+        assert_eq!(
+            (status.replicas, status.updated_replicas),
+            (Some(2), Some(1))
+        );
+        assert_eq!(
+            status.unavailable_replicas.unwrap_or(0),
+            2 - status.ready_replicas.unwrap_or(0)
+        );
+    }
+    local.stop().await;
+}
+
+#[tokio::test]
+async fn a_rolling_update_stays_within_max_surge_and_max_unavailable() {
+    let local = Local::start().await;
+    let strategy =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}});
+    let old = ready_deployment(&local, 3, Some(strategy)).await;
+    let states = roll(&local, 3, &old).await;
+
+    for state in &states {
+        assert!(state.len() <= 4, "more than 3 + 1 pods: {states:?}");
+        assert!(
+            ready_count(state) >= 2,
+            "fewer than 3 - 1 ready: {states:?}"
+        );
+    }
+    // Old and new pods overlapped: it rolled rather than recreated.
+    assert!(
+        states
+            .iter()
+            .any(|s| s.iter().any(|(h, _)| *h == old) && s.iter().any(|(h, _)| *h != old)),
+        "{states:?}"
+    );
+    local.stop().await;
+}
+
+#[tokio::test]
+async fn recreate_removes_the_old_pods_before_creating_new_ones() {
+    let local = Local::start().await;
+    let old = ready_deployment(&local, 2, Some(json!({"type": "Recreate"}))).await;
+    let states = roll(&local, 2, &old).await;
+
+    for state in &states {
+        let olds = state.iter().filter(|(h, _)| *h == old).count();
+        assert!(
+            olds == 0 || olds == state.len(),
+            "old and new pods at once: {states:?}"
+        );
+    }
+    assert!(states.iter().any(Vec::is_empty), "{states:?}");
     local.stop().await;
 }
