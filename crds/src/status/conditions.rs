@@ -5,6 +5,8 @@
 //! not a transition); `observedGeneration` is always set to the generation the controller acted
 //! on.
 
+use std::borrow::Cow;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 /// Status of a condition, as the API spells it.
@@ -45,8 +47,9 @@ pub struct DesiredCondition {
     pub type_: &'static str,
     /// Its status.
     pub status: ConditionStatus,
-    /// CamelCase reason, one of the constants in this crate's `status` module.
-    pub reason: &'static str,
+    /// CamelCase reason: one of the constants in this crate's `status` module, or a reason
+    /// passed on from a runner (checked with [`super::is_valid_reason`] by whoever passes it).
+    pub reason: Cow<'static, str>,
     /// Sentence for humans; what happened and, for failures, what to do.
     pub message: String,
 }
@@ -56,13 +59,13 @@ impl DesiredCondition {
     pub fn new(
         type_: &'static str,
         status: ConditionStatus,
-        reason: &'static str,
+        reason: impl Into<Cow<'static, str>>,
         message: impl Into<String>,
     ) -> Self {
         Self {
             type_,
             status,
-            reason,
+            reason: reason.into(),
             message: message.into(),
         }
     }
@@ -99,7 +102,7 @@ pub fn set(
             conditions.push(Condition {
                 type_: desired.type_.to_owned(),
                 status: status.to_owned(),
-                reason: desired.reason.to_owned(),
+                reason: desired.reason.clone().into_owned(),
                 message: desired.message.clone(),
                 observed_generation,
                 last_transition_time: now.clone(),
@@ -114,7 +117,7 @@ pub fn set(
                 changed = true;
             }
             if existing.reason != desired.reason {
-                existing.reason = desired.reason.to_owned();
+                existing.reason = desired.reason.clone().into_owned();
                 changed = true;
             }
             if existing.message != desired.message {

@@ -27,6 +27,10 @@ pub mod reasons {
     pub const DIGEST_MISMATCH: &str = "DigestMismatch";
     /// ONNX Runtime loaded the model.
     pub const MODEL_LOADED: &str = "ModelLoaded";
+    /// Serving pods with the model are starting and loading it.
+    pub const LOADING_MODEL: &str = "LoadingModel";
+    /// The model source is a kind this operator version cannot serve yet.
+    pub const UNSUPPORTED_SOURCE: &str = "UnsupportedSource";
     /// Pods are being replaced.
     pub const ROLLING_OUT: &str = "RollingOut";
     /// Every pod runs the current spec.
@@ -53,8 +57,9 @@ pub mod reasons {
 
 /// Reasons of a `ModelLoaded=False` condition that will not heal without a change to the spec
 /// or its model, so the deployment is Failed rather than Pending.
-const PERMANENT_LOAD_FAILURES: [&str; 4] = [
+const PERMANENT_LOAD_FAILURES: [&str; 5] = [
     reasons::MODEL_UNAVAILABLE,
+    reasons::UNSUPPORTED_SOURCE,
     reasons::DIGEST_MISMATCH,
     reasons::UNKNOWN_NODE_POOL,
     reasons::INVALID_SPEC,
@@ -95,7 +100,7 @@ mod tests {
         let mut status = ModelDeploymentStatus::default();
         let desired: Vec<_> = set
             .iter()
-            .map(|(t, s, r)| DesiredCondition::new(t, *s, r, ""))
+            .map(|(t, s, r)| DesiredCondition::new(t, *s, *r, ""))
             .collect();
         apply(
             &mut status,

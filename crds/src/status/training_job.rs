@@ -47,6 +47,12 @@ pub mod reasons {
     pub const STOPPED_BY_SWEEP: &str = "StoppedBySweep";
     /// The training Job disappeared before finishing.
     pub const JOB_LOST: &str = "JobLost";
+    /// The job waits in a Kueue queue for admission.
+    pub const QUEUED: &str = "Queued";
+    /// A Job with the TrainingJob's name exists and belongs to something else.
+    pub const JOB_NAME_CONFLICT: &str = "JobNameConflict";
+    /// The training container used more memory than its limit.
+    pub const OUT_OF_MEMORY: &str = "OutOfMemory";
 }
 
 /// The phase a TrainingJob's conditions describe. Terminal conditions win: Failed over
