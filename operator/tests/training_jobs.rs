@@ -168,22 +168,38 @@ async fn a_failing_runner_exhausts_its_backoff_limit_and_fails_with_its_reason()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_operator_restart_mid_job_creates_no_second_job() {
     let harness = Harness::start().await;
+    let jobs: Api<Job> = Api::namespaced(harness.client.clone(), "default");
+    let tjs: Api<TrainingJob> = Api::namespaced(harness.client.clone(), "default");
+
+    // Deterministically mid-job: the Job exists, suspended, when the first operator dies.
     let first = harness.operator();
     harness
-        .create(&training_job(
-            "restart",
-            "model: {family: mlp, hyperparameters: {epochs: 40, hiddenLayers: [64, 64]}, earlyStopping: {enabled: false}}",
-        ))
+        .create(&training_job("restart", "runPolicy: {suspend: true}"))
         .await;
+    harness
+        .wait_for::<TrainingJob>("restart", LONG, |tj| {
+            phase(tj) == Some(TrainingJobPhase::Suspended)
+        })
+        .await;
+    let uid = jobs.get("restart").await.unwrap().metadata.uid;
+    first.kill();
+    tjs.patch(
+        "restart",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(serde_json::json!({"spec": {"runPolicy": {"suspend": false}}})),
+    )
+    .await
+    .unwrap();
+
+    // And once more while the pod trains.
+    let second = harness.operator();
     harness
         .wait_for::<TrainingJob>("restart", LONG, |tj| {
             phase(tj) == Some(TrainingJobPhase::Running) || is_succeeded(tj)
         })
         .await;
-    let jobs: Api<Job> = Api::namespaced(harness.client.clone(), "default");
-    let uid = jobs.get("restart").await.unwrap().metadata.uid;
-    first.kill();
-    let second = harness.operator();
+    second.kill();
+    let third = harness.operator();
     let tj = harness
         .wait_for::<TrainingJob>("restart", LONG, is_succeeded)
         .await;
@@ -193,8 +209,18 @@ async fn an_operator_restart_mid_job_creates_no_second_job() {
         jobs.list(&ListParams::default()).await.unwrap().items.len(),
         1
     );
-    assert_eq!(tj.status.unwrap().attempts, Some(1));
-    second.stop().await;
+    let status = tj.status.unwrap();
+    assert_eq!(status.attempts, Some(1));
+    let suspended = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Suspended")
+        .unwrap();
+    assert_eq!(
+        (suspended.status.as_str(), suspended.reason.as_str()),
+        ("False", "Resumed")
+    );
+    third.stop().await;
     harness.shutdown().await;
 }
 

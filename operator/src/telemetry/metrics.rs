@@ -98,7 +98,7 @@ impl Metrics {
         );
         registry.register(
             "lepton_operator_leader",
-            "1 while this replica holds the leader lease",
+            "Whether this replica holds the leader lease (1) or not (0)",
             leader.clone(),
         );
         Metrics {
