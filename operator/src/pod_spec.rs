@@ -294,6 +294,78 @@ pub fn volumes(locations: &[Location<'_>], mount_root: &str) -> (Vec<Volume>, Ve
     (volumes, mounts)
 }
 
+/// What in `pod` breaks the Pod Security Standards "restricted" profile (empty when it meets
+/// it), for tests of every pod the operator builds.
+#[cfg(test)]
+pub(crate) fn restricted_violations(pod: &PodSpec) -> Vec<String> {
+    let mut problems = Vec::new();
+    if pod.host_network == Some(true) || pod.host_pid == Some(true) || pod.host_ipc == Some(true) {
+        problems.push("host namespaces".to_owned());
+    }
+    for volume in pod.volumes.iter().flatten() {
+        let allowed = volume.config_map.is_some()
+            || volume.csi.is_some()
+            || volume.downward_api.is_some()
+            || volume.empty_dir.is_some()
+            || volume.ephemeral.is_some()
+            || volume.persistent_volume_claim.is_some()
+            || volume.projected.is_some()
+            || volume.secret.is_some();
+        if !allowed {
+            problems.push(format!("volume {} has a disallowed type", volume.name));
+        }
+    }
+    let pod_context = pod.security_context.clone().unwrap_or_default();
+    let pod_seccomp = pod_context
+        .seccomp_profile
+        .as_ref()
+        .map(|p| p.type_.as_str());
+    for container in pod
+        .containers
+        .iter()
+        .chain(pod.init_containers.iter().flatten())
+    {
+        let c = container.security_context.clone().unwrap_or_default();
+        let name = &container.name;
+        if c.privileged == Some(true) {
+            problems.push(format!("{name}: privileged"));
+        }
+        if c.allow_privilege_escalation != Some(false) {
+            problems.push(format!("{name}: allowPrivilegeEscalation is not false"));
+        }
+        if c.run_as_non_root.or(pod_context.run_as_non_root) != Some(true) {
+            problems.push(format!("{name}: runAsNonRoot is not true"));
+        }
+        if c.run_as_user.or(pod_context.run_as_user) == Some(0) {
+            problems.push(format!("{name}: runs as user 0"));
+        }
+        let seccomp = c
+            .seccomp_profile
+            .as_ref()
+            .map(|p| p.type_.as_str())
+            .or(pod_seccomp);
+        if !matches!(seccomp, Some("RuntimeDefault" | "Localhost")) {
+            problems.push(format!("{name}: no RuntimeDefault seccomp profile"));
+        }
+        let caps = c.capabilities.clone().unwrap_or_default();
+        if !caps.drop.iter().flatten().any(|d| d == "ALL") {
+            problems.push(format!("{name}: capabilities are not all dropped"));
+        }
+        if caps.add.iter().flatten().any(|a| a != "NET_BIND_SERVICE") {
+            problems.push(format!("{name}: adds capabilities"));
+        }
+        if container
+            .ports
+            .iter()
+            .flatten()
+            .any(|p| p.host_port.is_some())
+        {
+            problems.push(format!("{name}: host ports"));
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +455,23 @@ mod tests {
         assert_eq!(mounts[2].mount_path, "/mnt/lepton/pvc/models");
         assert_eq!(mounts[2].read_only, Some(false));
         assert_eq!(mounts[0].mount_path, "/tmp");
+    }
+
+    #[test]
+    fn the_checker_sees_violations() {
+        let mut pod = PodSpec {
+            containers: vec![k8s_openapi::api::core::v1::Container {
+                name: "c".into(),
+                ..Default::default()
+            }],
+            ..PodSpec::default()
+        };
+        assert_eq!(restricted_violations(&pod).len(), 4);
+        pod.security_context = Some(pod_security_context());
+        pod.containers[0].security_context = Some(container_security_context());
+        assert!(restricted_violations(&pod).is_empty());
+        pod.host_network = Some(true);
+        assert_eq!(restricted_violations(&pod), vec!["host namespaces"]);
     }
 
     #[test]

@@ -423,6 +423,7 @@ mod tests {
         );
         assert_eq!(template.labels.as_ref().unwrap()[TRACK_LABEL], "primary");
         let pod = spec.template.spec.as_ref().unwrap();
+        assert_eq!(pod_spec::restricted_violations(pod), Vec::<String>::new());
         assert_eq!(pod.automount_service_account_token, Some(false));
         assert_eq!(pod.termination_grace_period_seconds, Some(40));
     }
