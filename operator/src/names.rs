@@ -19,6 +19,11 @@ pub const KUEUE_QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 /// to 63 characters).
 pub const OWNER_ANNOTATION: &str = "lepton.ai/owner";
 
+/// Annotation on a Job with the digest of the TrainingJob spec it was built from.
+pub const SPEC_DIGEST_ANNOTATION: &str = "lepton.ai/spec-digest";
+/// Annotation on a Job with the TrainingJob generation it was built from.
+pub const SPEC_GENERATION_ANNOTATION: &str = "lepton.ai/spec-generation";
+
 /// Labels that must not exceed a DNS label's 63 characters (Job names end up in pod labels).
 pub const MAX_LABEL_NAME: usize = 63;
 
@@ -37,6 +42,12 @@ pub fn child_name(base: &str, suffix: &str, max: usize) -> String {
     let keep = max.saturating_sub(hash.len() + 1);
     let prefix = full[..keep].trim_end_matches(['-', '.']);
     format!("{prefix}-{hash}")
+}
+
+/// A short, stable digest of `bytes` (FNV-1a, 16 hex digits): enough to tell two specs apart,
+/// not a security measure.
+pub fn digest(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a(bytes))
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

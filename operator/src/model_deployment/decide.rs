@@ -81,7 +81,15 @@ pub fn decide(md: &ModelDeployment, inputs: Inputs<'_>, now: Timestamp) -> Model
         desired_replicas,
     ));
     status.url = url(md, inputs.service);
+    status.canary = canary_status(
+        md,
+        &inputs,
+        &canary_pods,
+        ready_primary,
+        status.canary.take(),
+    );
     desired.push(ready(
+        md,
         &status,
         &primary_pods,
         ready_primary,
@@ -113,13 +121,6 @@ pub fn decide(md: &ModelDeployment, inputs: Inputs<'_>, now: Timestamp) -> Model
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(","),
-    );
-    status.canary = canary_status(
-        md,
-        &inputs,
-        &canary_pods,
-        ready_primary,
-        status.canary.take(),
     );
     status::apply(&mut status, &desired, md.metadata.generation, &Time(now));
     status
@@ -311,6 +312,7 @@ fn count_rollout(pods: &[&Pod], model: &ModelRef) -> (usize, usize) {
 }
 
 fn ready(
+    md: &ModelDeployment,
     status: &ModelDeploymentStatus,
     primary_pods: &[&Pod],
     ready_primary: usize,
@@ -325,8 +327,9 @@ fn ready(
             ConditionStatus::True,
             reasons::ENDPOINT_READY.into(),
             format!(
-                "{ready_primary} of {desired_replicas} pod(s) ready at {}",
-                status.url.as_deref().unwrap_or("the Service")
+                "{ready_primary} of {desired_replicas} pod(s) ready at {}{}",
+                status.url.as_deref().unwrap_or("the Service"),
+                canary_share_note(md, status)
             ),
         );
     }
@@ -488,6 +491,27 @@ fn degraded(
 
 fn fmt(value: Option<f64>) -> String {
     value.map_or("n/a".to_owned(), |v| format!("{v:.3}"))
+}
+
+/// Replica weighting cannot give every share: say so when the canary's measured share is more
+/// than 5 points from the one asked for, and how to get closer.
+fn canary_share_note(md: &ModelDeployment, status: &ModelDeploymentStatus) -> String {
+    let (Some(canary), Some(measured)) = (
+        md.spec.canary.as_ref(),
+        status.canary.as_ref().and_then(|c| c.traffic_percent),
+    ) else {
+        return String::new();
+    };
+    if status.canary.as_ref().and_then(|c| c.ready_replicas) == Some(0)
+        || (measured - canary.traffic_percent).abs() <= 5
+    {
+        return String::new();
+    }
+    format!(
+        "; the canary gets {measured}% of requests, not the {}% asked for: requests are spread \
+         over ready pods, so set replicas and canary.replicas in that ratio",
+        canary.traffic_percent
+    )
 }
 
 fn canary_status(

@@ -309,6 +309,22 @@ fn the_canarys_share_is_its_share_of_ready_pods() {
     assert_eq!(canary.model.unwrap().uri, Some(canary_model.uri));
     assert_eq!(s.ready_replicas, Some(3));
     assert_eq!(cond(&s, "RolloutComplete").status, "True");
+    assert!(
+        !cond(&s, "Ready").message.contains("asked for"),
+        "25% is what 1 of 4 pods gives"
+    );
+
+    case.md.spec.canary.as_mut().unwrap().traffic_percent = 5;
+    let s = case.decide(&pods, None);
+    let ready = cond(&s, "Ready");
+    assert_eq!(ready.status, "True");
+    assert!(
+        ready
+            .message
+            .contains("gets 25% of requests, not the 5% asked for"),
+        "{}",
+        ready.message
+    );
 }
 
 #[test]

@@ -13,9 +13,10 @@ use lepton_crds::status::training_job::{is_terminal, reasons, types};
 use lepton_crds::status::{self, ConditionStatus, DesiredCondition, conditions, is_valid_reason};
 use lepton_crds::v1alpha1::{TrainingCost, TrainingJob, TrainingJobPhase, TrainingJobStatus};
 
-use super::desired::{is_queued, job_name};
+use super::desired::{is_queued, job_name, spec_digest};
 use super::report::{self, RunnerReport};
 use crate::config::{NodePool, Price, UnknownPool};
+use crate::names::{SPEC_DIGEST_ANNOTATION, SPEC_GENERATION_ANNOTATION};
 use crate::pod_spec::SpecProblem;
 
 /// How often a running job's status is refreshed without any event, so that its cost grows
@@ -174,7 +175,7 @@ pub fn decide(tj: &TrainingJob, observed: Observed<'_>, now: Timestamp) -> Decis
                 types::CREATED,
                 ConditionStatus::True,
                 reasons::JOB_CREATED,
-                format!("created Job {}", job.name_any()),
+                created_message(tj, job),
             ));
             follow_job(
                 tj,
@@ -303,6 +304,25 @@ fn follow_job(
             progress_message(status, pod),
         )),
         None => desired.push(not_running(reasons::POD_PENDING, &pending_message(pods))),
+    }
+}
+
+/// Says so when the spec changed after the Job was built, since a Job's pod template cannot
+/// change.
+fn created_message(tj: &TrainingJob, job: &Job) -> String {
+    let annotations = job.annotations();
+    let built_from = annotations
+        .get(SPEC_GENERATION_ANNOTATION)
+        .cloned()
+        .unwrap_or_default();
+    match annotations.get(SPEC_DIGEST_ANNOTATION) {
+        Some(digest) if *digest != spec_digest(tj) => format!(
+            "created Job {} from generation {built_from}; later spec changes other than \
+             runPolicy.suspend, activeDeadlineSeconds and ttlSecondsAfterFinished do not reach \
+             it: create a new TrainingJob to train with them",
+            job.name_any()
+        ),
+        _ => format!("created Job {}", job.name_any()),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::OperatorConfig;
+use crate::training_job::desired::spec_digest;
 use crate::training_job::tests::training_job;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -509,4 +510,38 @@ fn cost_never_decreases_when_pods_are_deleted() {
     let d = case.step(Some(&running_job()), &[], 7300);
     assert_eq!(d.status.cost.unwrap().pod_hours, Some(2.0));
     assert_eq!(d.status.attempts, Some(1));
+}
+
+#[test]
+fn spec_changes_a_job_cannot_follow_are_named() {
+    let mut case = Case::new("");
+    case.step(None, &[], 0);
+    let mut built = running_job();
+    built.metadata.annotations = Some(
+        [
+            (
+                crate::names::SPEC_DIGEST_ANNOTATION.to_owned(),
+                spec_digest(&case.tj),
+            ),
+            (
+                crate::names::SPEC_GENERATION_ANNOTATION.to_owned(),
+                "1".to_owned(),
+            ),
+        ]
+        .into(),
+    );
+    let d = case.decide(Some(&built), &[], 1);
+    assert_eq!(condition(&d, "Created").message, "created Job credit");
+    // A deadline is followed; a new learning rate is not.
+    case.tj.spec.run_policy.active_deadline_seconds = Some(60);
+    let d = case.decide(Some(&built), &[], 2);
+    assert_eq!(condition(&d, "Created").message, "created Job credit");
+    case.tj.spec.model.hyperparameters.learning_rate = Some(0.5);
+    case.tj.metadata.generation = Some(2);
+    let d = case.decide(Some(&built), &[], 3);
+    let message = &condition(&d, "Created").message;
+    assert!(
+        message.contains("from generation 1") && message.contains("create a new TrainingJob"),
+        "{message}"
+    );
 }

@@ -14,7 +14,8 @@ use serde_json::json;
 
 use crate::config::{NodePool, OperatorConfig};
 use crate::names::{
-    KUEUE_QUEUE_LABEL, MANAGED_BY, MAX_LABEL_NAME, OWNER_ANNOTATION, TRAINING_JOB_LABEL, child_name,
+    KUEUE_QUEUE_LABEL, MANAGED_BY, MAX_LABEL_NAME, OWNER_ANNOTATION, SPEC_DIGEST_ANNOTATION,
+    SPEC_GENERATION_ANNOTATION, TRAINING_JOB_LABEL, child_name,
 };
 use crate::pod_spec::{self, Location, RunnerContainer, SpecProblem, env_value};
 
@@ -165,6 +166,13 @@ pub fn job(tj: &TrainingJob, config: &OperatorConfig, pool: &NodePool) -> Result
     }
     let mut meta = owned_meta(tj, job_name(tj));
     meta.labels = Some(job_labels);
+    meta.annotations = Some(BTreeMap::from([
+        (SPEC_DIGEST_ANNOTATION.to_owned(), spec_digest(tj)),
+        (
+            SPEC_GENERATION_ANNOTATION.to_owned(),
+            tj.metadata.generation.unwrap_or(0).to_string(),
+        ),
+    ]));
     Ok(Job {
         metadata: meta,
         spec: Some(JobSpec {
@@ -188,6 +196,17 @@ pub fn job(tj: &TrainingJob, config: &OperatorConfig, pool: &NodePool) -> Result
         }),
         status: None,
     })
+}
+
+/// Digest of the parts of the spec a Job cannot follow once it exists: everything but
+/// `runPolicy.suspend`, `activeDeadlineSeconds` and `ttlSecondsAfterFinished`, which the
+/// operator keeps in step.
+pub fn spec_digest(tj: &TrainingJob) -> String {
+    let mut spec = tj.spec.clone();
+    spec.run_policy.suspend = false;
+    spec.run_policy.active_deadline_seconds = None;
+    spec.run_policy.ttl_seconds_after_finished = None;
+    crate::names::digest(serde_json::to_string(&spec).unwrap_or_default().as_bytes())
 }
 
 /// Whether the Job starts suspended.
