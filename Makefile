@@ -3,7 +3,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: all test crds check-crds lint fmt demo build python-env gpu-check bench bench-train bench-serve
+.PHONY: all test crds check-crds lint fmt demo build python-env gpu-check bench bench-train bench-serve bench-operator
 
 all: build
 
@@ -48,7 +48,7 @@ demo:
 	@exit 2
 
 ## bench: every benchmark; results go to bench/results/ and docs/benchmarks/
-bench: bench-train bench-serve
+bench: bench-train bench-serve bench-operator
 
 ## bench-train: the trainer next to scikit-learn and PyTorch on the same split (installs them)
 bench-train: $(VENV)-bench/.installed
@@ -77,6 +77,11 @@ $(VENV)-serve-mlserver/.installed: bench/requirements-serve-mlserver.txt $(VENV)
 	$(PYTHON) -m venv $(VENV)-serve-mlserver || { $(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV)-serve-mlserver; }
 	$(VENV)-serve-mlserver/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-serve-mlserver.txt
 	touch $@
+
+## bench-operator: reconcile p99, memory and time to Succeeded of the operator with 1,000 TrainingJobs
+bench-operator:
+	$(CARGO) build --release --locked -p lepton-operator -p lepton-embedded-cluster --bins --example operator_scale
+	target/release/examples/operator_scale
 
 ## gpu-check: the checks that need an NVIDIA GPU (GPU trainer against the CPU one)
 gpu-check: python-env
