@@ -185,6 +185,11 @@ async fn a_deployment_gets_ready_answers_and_rolls_to_a_new_model_without_a_fail
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.store(true, Ordering::Relaxed);
     let failures = traffic.await.unwrap();
+    eprintln!(
+        "rollout: {} requests through the Service, {} failed",
+        sent.load(Ordering::Relaxed),
+        failures.len()
+    );
     assert!(
         sent.load(Ordering::Relaxed) > 20,
         "only {} requests",
