@@ -492,24 +492,18 @@ fn failure(
     )
 }
 
+/// Names the pod and the family being trained, not the step: the step is in `status.progress`,
+/// and repeating it here would make every progress write of the runner a status write of the
+/// operator as well.
 fn progress_message(status: &TrainingJobStatus, pod: &Pod) -> String {
-    let Some(progress) = &status.progress else {
-        return format!("pod {} is running", pod.name_any());
-    };
-    let mut text = String::from("training");
-    if let Some(family) = progress.family {
-        text.push(' ');
-        text.push_str(&serde_plain(&family));
+    match status.progress.as_ref().and_then(|p| p.family) {
+        Some(family) => format!(
+            "pod {} is training {}",
+            pod.name_any(),
+            serde_plain(&family)
+        ),
+        None => format!("pod {} is running", pod.name_any()),
     }
-    match (progress.step, progress.total_steps) {
-        (Some(step), Some(total)) => text.push_str(&format!(": step {step}/{total}")),
-        (Some(step), None) => text.push_str(&format!(": step {step}")),
-        _ => {}
-    }
-    for (name, value) in progress.metrics.iter().take(2) {
-        text.push_str(&format!(", {name} {value:.4}"));
-    }
-    text
 }
 
 /// Why no pod runs yet: a waiting container's reason (ImagePullBackOff, ...) or the scheduler's.
@@ -572,19 +566,30 @@ fn account(
         for container in pod_status.container_statuses.iter().flatten() {
             let state = container.state.as_ref();
             let (start, end) = if let Some(running) = state.and_then(|s| s.running.as_ref()) {
-                (running.started_at.as_ref().map(|t| t.0), Some(now))
+                let start = running.started_at.as_ref().map(|t| t.0);
+                (start, start.map(|start| whole_refreshes(start, now)))
             } else if let Some(done) = state.and_then(|s| s.terminated.as_ref()) {
-                (
-                    done.started_at.as_ref().map(|t| t.0),
-                    done.finished_at.as_ref().map(|t| t.0),
-                )
+                let start = done.started_at.as_ref().map(|t| t.0);
+                // The kubelet keeps whole seconds; the runner's own measure is finer.
+                let measured = done
+                    .message
+                    .as_deref()
+                    .and_then(RunnerReport::parse)
+                    .and_then(|r| r.duration_seconds)
+                    .filter(|d| d.is_finite() && *d >= 0.0);
+                let end = done.finished_at.as_ref().map(|t| t.0);
+                let end = match (start, end, measured) {
+                    (Some(start), Some(end), Some(seconds)) => {
+                        Some(end.max(start + SignedDuration::from_secs_f64(seconds)))
+                    }
+                    (_, end, _) => end,
+                };
+                (start, end)
             } else {
                 (None, None)
             };
             if let (Some(start), Some(end)) = (start, end) {
-                hours += (end.as_second() - start.as_second()).max(0) as f64 / 3600.0
-                    + f64::from((end.subsec_nanosecond() - start.subsec_nanosecond()).max(0))
-                        / 3.6e12;
+                hours += end.duration_since(start).as_secs_f64().max(0.0) / 3600.0;
                 first_start = Some(first_start.map_or(start, |f| f.min(start)));
             }
         }
@@ -592,7 +597,7 @@ fn account(
     if status.start_time.is_none() {
         status.start_time = first_start.map(Time);
     }
-    if hours == 0.0 && status.cost.is_none() {
+    if first_start.is_none() && status.cost.is_none() {
         return;
     }
     let previous = status.cost.clone().unwrap_or_default();
@@ -622,6 +627,15 @@ fn round(x: f64) -> f64 {
     }
     let scale = 10f64.powi(8 - x.abs().log10().floor() as i32);
     (x * scale).round() / scale
+}
+
+/// `now`, moved back to a whole number of [`RUNNING_REFRESH`] periods after `start`: a running
+/// pod's cost then changes once per period, not at every reconcile (the runner's progress
+/// writes wake the controller every few seconds).
+fn whole_refreshes(start: Timestamp, now: Timestamp) -> Timestamp {
+    let period = RUNNING_REFRESH.as_secs() as i64;
+    let elapsed = (now.as_second() - start.as_second()).max(0);
+    start + SignedDuration::from_secs(elapsed / period * period)
 }
 
 fn unsigned(d: SignedDuration) -> Duration {

@@ -211,7 +211,7 @@ fn gpu_pools_charge_per_gpu_hour() {
 }
 
 #[test]
-fn progress_from_the_runner_shows_in_the_running_message() {
+fn the_running_message_names_the_family_but_not_each_step() {
     let mut case = Case::new("");
     case.step(None, &[], 0);
     let mut status = case.tj.status.clone().unwrap();
@@ -222,11 +222,19 @@ fn progress_from_the_runner_shows_in_the_running_message() {
     );
     case.tj.status = Some(status);
     let job = running_job();
-    let d = case.decide(Some(&job), &[running_pod(0)], 5);
+    let d = case.step(Some(&job), &[running_pod(0)], 5);
     assert_eq!(
         condition(&d, "Running").message,
-        "training mlp: step 12/50, auc 0.9300"
+        "pod credit-a is training mlp"
     );
+    // A later step alone changes nothing the operator writes.
+    let before = d.status.clone();
+    let mut status = case.tj.status.clone().unwrap();
+    status.progress.as_mut().unwrap().step = Some(13);
+    case.tj.status = Some(status);
+    let d = case.decide(Some(&job), &[running_pod(0)], 6);
+    assert_eq!(d.status.conditions, before.conditions);
+    assert_eq!(d.status.cost, before.cost);
     assert!(d.status.progress.is_some(), "the runner's progress is kept");
 }
 
@@ -544,4 +552,24 @@ fn spec_changes_a_job_cannot_follow_are_named() {
         message.contains("from generation 1") && message.contains("create a new TrainingJob"),
         "{message}"
     );
+}
+
+#[test]
+fn a_short_run_is_charged_its_measured_duration() {
+    let mut case = Case::new("resources: {nodePool: cpu}");
+    case.step(None, &[], 0);
+    let done = job(
+        json!([{"type": "Complete", "status": "True"}]),
+        json!({"succeeded": 1}),
+        false,
+    );
+    // Started and finished within one kubelet second; the runner measured 3.2 s.
+    let d = case.step(
+        Some(&done),
+        &[terminated_pod("credit-a", 0, 5, 5, SUCCESS, "Completed")],
+        6,
+    );
+    let cost = d.status.cost.unwrap();
+    assert_eq!(cost.pod_hours, Some(round(3.2 / 3600.0)));
+    assert!(cost.total.unwrap() > 0.0);
 }

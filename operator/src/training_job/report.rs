@@ -34,6 +34,9 @@ pub struct RunnerReport {
     /// The exported model.
     #[serde(default)]
     pub model: Option<ModelArtifact>,
+    /// Seconds the run took, measured by the runner (finer than the kubelet's whole seconds).
+    #[serde(default)]
+    pub duration_seconds: Option<f64>,
 }
 
 impl RunnerReport {
@@ -88,6 +91,7 @@ mod tests {
         assert_eq!(report.phase, "Succeeded");
         assert_eq!(report.metrics["auc"], 0.947);
         assert_eq!(report.model.unwrap().size_bytes, Some(2263));
+        assert_eq!(report.duration_seconds, Some(1.5));
         assert!(RunnerReport::parse("thread 'main' panicked at src/x.rs").is_none());
         let failed = RunnerReport::parse(
             r#"{"phase":"Failed","reason":"UnknownColumn","message":"no column `x`","durationSeconds":0.1}"#,
