@@ -6,11 +6,13 @@
 //! - [`admission`]: validation of a manifest against a generated CRD as the API server does it
 //!   (defaults, structural schema, CEL rules), without a cluster.
 //! - [`status`]: condition bookkeeping, reasons and phases shared by the controllers.
+//! - [`runner`]: the results a training pod hands the operator through its termination message.
 
 #![deny(missing_docs)]
 
 pub mod admission;
 pub mod generate;
+pub mod runner;
 pub mod status;
 pub mod v1alpha1;
 

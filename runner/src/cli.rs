@@ -164,7 +164,8 @@ fn run_train(mut args: TrainArgs) -> ExitCode {
 
 fn fail(reason: &str, message: &str, options: &TrainOptions) -> ExitCode {
     let results = RunResults::failed(reason, message.to_string(), 0.0);
-    results.write(
+    crate::results::write(
+        &results,
         options.results_file.as_deref(),
         options.termination_log.as_deref(),
     );

@@ -160,9 +160,8 @@ fn write_termination_message(e: &ServeError) {
             default.exists().then_some(default)
         });
     if let Some(path) = path {
-        let message =
-            serde_json::json!({"phase": "Failed", "reason": e.reason(), "message": e.to_string()});
-        let _ = std::fs::write(path, message.to_string());
+        let results = crate::results::RunResults::failed(e.reason(), e.to_string(), 0.0);
+        let _ = std::fs::write(path, results.termination_message());
     }
 }
 

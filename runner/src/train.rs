@@ -86,7 +86,8 @@ pub fn train(
         Ok(o) => o.results.clone(),
         Err(e) => RunResults::failed(e.reason(), e.to_string(), started.elapsed().as_secs_f64()),
     };
-    results.write(
+    crate::results::write(
+        &results,
         options.results_file.as_deref(),
         options.termination_log.as_deref(),
     );

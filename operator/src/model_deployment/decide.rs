@@ -9,6 +9,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
+use lepton_crds::runner::RunResults;
 use lepton_crds::status::model_deployment::{reasons, types};
 use lepton_crds::status::{self, ConditionStatus, DesiredCondition, is_valid_reason};
 use lepton_crds::v1alpha1::{
@@ -233,8 +234,7 @@ fn model_loaded(
     )
 }
 
-/// A server that refused to start writes `{"phase":"Failed","reason":..,"message":..}` to its
-/// termination log.
+/// A server that refused to start leaves a failed [`RunResults`] in its termination log.
 fn load_failure(pod: &Pod) -> Option<(&'static str, String)> {
     let container = pod.status.as_ref()?.container_statuses.as_ref()?.first()?;
     let terminated = container
@@ -242,10 +242,9 @@ fn load_failure(pod: &Pod) -> Option<(&'static str, String)> {
         .as_ref()
         .and_then(|s| s.terminated.as_ref())
         .or_else(|| container.last_state.as_ref()?.terminated.as_ref())?;
-    let report: serde_json::Value =
-        serde_json::from_str(terminated.message.as_deref()?.trim()).ok()?;
-    let reason = report["reason"].as_str()?;
-    let message = report["message"].as_str().unwrap_or("");
+    let report = RunResults::from_termination_message(terminated.message.as_deref()?)?;
+    let reason = report.reason.as_deref()?;
+    let message = report.message.as_deref().unwrap_or("");
     let ours = if reason == "ChecksumMismatch" {
         reasons::DIGEST_MISMATCH
     } else {

@@ -14,7 +14,7 @@ use lepton_crds::status::{self, ConditionStatus, DesiredCondition, conditions, i
 use lepton_crds::v1alpha1::{TrainingCost, TrainingJob, TrainingJobPhase, TrainingJobStatus};
 
 use super::desired::{is_queued, job_name, spec_digest};
-use super::report::{self, RunnerReport};
+use super::report::{self, RunResults};
 use crate::config::{NodePool, Price, UnknownPool};
 use crate::names::{SPEC_DIGEST_ANNOTATION, SPEC_GENERATION_ANNOTATION};
 use crate::pod_spec::SpecProblem;
@@ -363,7 +363,7 @@ fn owned_by(job: &Job, tj: &TrainingJob) -> bool {
         .any(|r| r.controller == Some(true) && Some(&r.uid) == uid.as_ref())
 }
 
-fn copy_results(status: &mut TrainingJobStatus, report: &RunnerReport) {
+fn copy_results(status: &mut TrainingJobStatus, report: &RunResults) {
     if report.objective.is_some() {
         status.objective.clone_from(&report.objective);
     }
@@ -451,7 +451,10 @@ fn failure(
         String::new()
     };
     if let Some(last) = report::last_failure(pods) {
-        if let Some(report) = last.message.as_deref().and_then(RunnerReport::parse)
+        if let Some(report) = last
+            .message
+            .as_deref()
+            .and_then(RunResults::from_termination_message)
             && let Some(reason) = report.reason.filter(|r| is_valid_reason(r))
         {
             let message = report.message.unwrap_or_default();
@@ -574,9 +577,9 @@ fn account(
                 let measured = done
                     .message
                     .as_deref()
-                    .and_then(RunnerReport::parse)
-                    .and_then(|r| r.duration_seconds)
-                    .filter(|d| d.is_finite() && *d >= 0.0);
+                    .and_then(RunResults::from_termination_message)
+                    .map(|r| r.duration_seconds)
+                    .filter(|d| d.is_finite() && *d > 0.0);
                 let end = done.finished_at.as_ref().map(|t| t.0);
                 let end = match (start, end, measured) {
                     (Some(start), Some(end), Some(seconds)) => {
