@@ -181,3 +181,28 @@ async fn metrics_and_probes_are_served() {
     operator.stop().await;
     harness.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_taken_metrics_port_is_a_clear_error() {
+    let harness = Harness::start().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let (_stop, shutdown) = tokio::sync::watch::channel(false);
+    let error = lepton_operator::runtime::run(
+        harness.client.clone(),
+        harness.config.clone(),
+        std::sync::Arc::new(lepton_operator::telemetry::Metrics::new()),
+        Settings {
+            metrics_addr: Some(addr),
+            ..Settings::default()
+        },
+        shutdown,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.contains(&format!("cannot listen on {addr}")),
+        "{error}"
+    );
+    harness.shutdown().await;
+}
