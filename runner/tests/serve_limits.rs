@@ -148,40 +148,50 @@ fn bad_requests_mixed_into_concurrent_batched_traffic_never_fail_good_ones() {
             b
         },
     ];
-    std::thread::scope(|scope| {
-        for t in 0..16usize {
-            let (s, rows, reference, bad_bodies) = (&s, &rows, &reference, &bad_bodies);
-            scope.spawn(move || {
-                for i in 0..25usize {
-                    if (t + i) % 3 == 0 {
-                        let r = s.post(INFER, &bad_bodies[(t + i) % bad_bodies.len()]);
-                        assert_eq!(r.status, 400, "{}", r.text());
-                    } else {
-                        let k = (t * 7 + i) % 8;
-                        let r = s.post(INFER, &default_request(&rows[k * 5..k * 5 + 1 + k % 4]));
-                        assert_eq!(r.status, 200, "{}", r.text());
-                        assert_eq!(r.json()["outputs"], reference[k], "request {k}");
+    // Whether requests meet in the batcher depends on scheduling; on a busy machine a round
+    // can run them one by one, so up to three rounds are sent, every answer checked in each,
+    // until one has batched.
+    let (mut calls, mut good) = (0.0, 0.0);
+    for _round in 0..3 {
+        std::thread::scope(|scope| {
+            for t in 0..16usize {
+                let (s, rows, reference, bad_bodies) = (&s, &rows, &reference, &bad_bodies);
+                scope.spawn(move || {
+                    for i in 0..25usize {
+                        if (t + i) % 3 == 0 {
+                            let r = s.post(INFER, &bad_bodies[(t + i) % bad_bodies.len()]);
+                            assert_eq!(r.status, 400, "{}", r.text());
+                        } else {
+                            let k = (t * 7 + i) % 8;
+                            let r =
+                                s.post(INFER, &default_request(&rows[k * 5..k * 5 + 1 + k % 4]));
+                            assert_eq!(r.status, 200, "{}", r.text());
+                            assert_eq!(r.json()["outputs"], reference[k], "request {k}");
+                        }
                     }
-                }
-            });
+                });
+            }
+        });
+        let metrics = s.get("/metrics").text();
+        let value = |name: &str| -> f64 {
+            metrics
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+        };
+        calls = value("lepton_inference_duration_seconds_count");
+        good = value(
+            "lepton_inference_requests_total{model=\"default-risk\",protocol=\"v2\",code=\"200\"}",
+        );
+        if calls < good {
+            break;
         }
-    });
-    let metrics = s.get("/metrics").text();
-    let value = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
-    };
-    let calls = value("lepton_inference_duration_seconds_count");
-    let good = value(
-        "lepton_inference_requests_total{model=\"default-risk\",protocol=\"v2\",code=\"200\"}",
-    );
+    }
     assert!(
         calls < good,
-        "{calls} model calls for {good} requests: no batching happened"
+        "{calls} model calls for {good} requests in three rounds: no batching happened"
     );
 }
 
