@@ -149,6 +149,16 @@ fn full_training_status() -> TrainingJobStatus {
             step: Some(120),
             total_steps: Some(500),
             metrics: BTreeMap::from([("auc".into(), 0.95)]),
+            objective_curve: vec![
+                CurvePoint {
+                    step: 10,
+                    value: 0.9,
+                },
+                CurvePoint {
+                    step: 120,
+                    value: 0.95,
+                },
+            ],
             updated_at: Some(time()),
         }),
         objective: Some(ObjectiveValue {
@@ -279,7 +289,8 @@ fn full_sweep_status() -> TuningSweepStatus {
             running: 0,
             succeeded: 9,
             failed: 1,
-            early_stopped: 2,
+            early_stopped: 1,
+            stopped: 1,
         },
         next_trial_index: Some(12),
         best_trial: Some(trial.clone()),

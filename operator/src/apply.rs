@@ -53,6 +53,24 @@ where
     Ok(())
 }
 
+/// Creates `object` unless an object of its name exists, which is left exactly as it is: for
+/// children that must never change once made (a sweep's trials), where an apply could rewrite
+/// a trial created before a restart with different parameters. Returns whether it created.
+pub async fn create_once<K>(api: &Api<K>, object: &K) -> Result<bool>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+{
+    let params = kube::api::PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..kube::api::PostParams::default()
+    };
+    match api.create(&params, object).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        Err(error) => Err(Error::Kube(error)),
+    }
+}
+
 /// Deletes `name` and its dependents in the background; a missing object is not an error.
 pub async fn delete<K>(api: &Api<K>, name: &str) -> Result<()>
 where

@@ -16,6 +16,7 @@ pub mod rbac;
 pub mod runtime;
 pub mod telemetry;
 pub mod training_job;
+pub mod tuning_sweep;
 
 #[cfg(test)]
 pub(crate) mod test_support {

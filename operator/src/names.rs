@@ -12,6 +12,25 @@ pub const TRAINING_JOB_LABEL: &str = "lepton.ai/training-job";
 pub const MODEL_DEPLOYMENT_LABEL: &str = "lepton.ai/model-deployment";
 /// Label telling a deployment's primary pods from its canary's.
 pub const TRACK_LABEL: &str = "lepton.ai/track";
+/// Label naming the TuningSweep a trial TrainingJob belongs to.
+pub const TUNING_SWEEP_LABEL: &str = "lepton.ai/tuning-sweep";
+/// Label with a trial's index within its sweep.
+pub const TRIAL_INDEX_LABEL: &str = "lepton.ai/trial-index";
+/// Annotation on a trial with its parameter values (a JSON object of strings).
+pub const TRIAL_PARAMETERS_ANNOTATION: &str = "lepton.ai/trial-parameters";
+/// Annotation on an ASHA or Hyperband trial with its fidelity (epochs or trees).
+pub const TRIAL_FIDELITY_ANNOTATION: &str = "lepton.ai/trial-fidelity";
+/// Annotation on a promoted ASHA or Hyperband trial with the index of the trial it continues.
+pub const TRIAL_PROMOTED_FROM_ANNOTATION: &str = "lepton.ai/trial-promoted-from";
+/// Annotation on a Hyperband trial with its bracket.
+pub const TRIAL_BRACKET_ANNOTATION: &str = "lepton.ai/trial-bracket";
+/// Annotation asking a TrainingJob to stop; its value says why and becomes the Stopped
+/// condition's message. Set by a TuningSweep (early stopping, budget, goal) or by hand.
+pub const STOP_ANNOTATION: &str = "lepton.ai/stop";
+/// Annotation on a trial stopped by the sweep's early-stopping rule (value: the rule), as
+/// opposed to one stopped because the sweep finished.
+pub const EARLY_STOPPED_ANNOTATION: &str = "lepton.ai/early-stopped";
+
 /// The Kueue label, passed from a TrainingJob to its Job.
 pub const KUEUE_QUEUE_LABEL: &str = "kueue.x-k8s.io/queue-name";
 

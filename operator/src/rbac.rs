@@ -36,6 +36,8 @@ pub fn cluster_role() -> ClusterRole {
                 &["trainingjobs", "tuningsweeps", "modeldeployments"],
                 READ,
             ),
+            // A sweep's trials: created once, then only annotated (to stop them).
+            rule("lepton.ai", &["trainingjobs"], &["create", "patch"]),
             // `get` and `patch` on trainingjobs/status are also what the per-job runner Roles
             // grant; the operator must hold them itself to be allowed to grant them.
             rule(

@@ -15,16 +15,18 @@ use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
-use lepton_crds::v1alpha1::{ModelDeployment, TrainingJob};
+use lepton_crds::v1alpha1::{ModelDeployment, ModelSource, TrainingJob, TuningSweep};
 use tokio::sync::watch;
 
 use crate::config::ConfigWatch;
 use crate::context::Context;
 use crate::error::Result;
 use crate::leader::{self, LeaseSettings};
-use crate::names::{MODEL_DEPLOYMENT_LABEL, OWNER_ANNOTATION, TRAINING_JOB_LABEL};
+use crate::names::{
+    MODEL_DEPLOYMENT_LABEL, OWNER_ANNOTATION, TRAINING_JOB_LABEL, TUNING_SWEEP_LABEL,
+};
 use crate::telemetry::{self, Health, Metrics};
-use crate::{model_deployment, training_job};
+use crate::{model_deployment, training_job, tuning_sweep};
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
@@ -156,6 +158,12 @@ pub fn run_controllers(
             config.clone(),
             shutdown.clone(),
         ));
+        controllers.push(tuning_sweeps(
+            ctx.clone(),
+            scope.as_deref(),
+            config.clone(),
+            shutdown.clone(),
+        ));
         controllers.push(model_deployments(
             ctx.clone(),
             scope.as_deref(),
@@ -220,6 +228,40 @@ fn training_jobs(
     )
 }
 
+fn tuning_sweeps(
+    ctx: Arc<Context>,
+    namespace: Option<&str>,
+    config: ControllerConfig,
+    shutdown: watch::Receiver<bool>,
+) -> BoxFuture<'static, ()> {
+    let client = ctx.client.clone();
+    // Every trial's progress and results wake its sweep: the early-stopping rule reads the
+    // learning curves as they grow.
+    let controller = Controller::new(
+        api::<TuningSweep>(&client, namespace),
+        watcher::Config::default(),
+    )
+    .with_config(config)
+    .owns(
+        api::<TrainingJob>(&client, namespace),
+        watcher::Config::default().labels(TUNING_SWEEP_LABEL),
+    )
+    .reconcile_all_on(ctx.config.changes())
+    .graceful_shutdown_on(stop_on(shutdown));
+    count_phases(&ctx.metrics, "TuningSweep", controller.store(), |ts| {
+        ts.status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .map(|p| format!("{p:?}"))
+    });
+    drive(
+        controller,
+        tuning_sweep::CONTROLLER,
+        tuning_sweep::reconcile,
+        ctx,
+    )
+}
+
 fn model_deployments(
     ctx: Arc<Context>,
     namespace: Option<&str>,
@@ -245,9 +287,11 @@ fn model_deployments(
         watcher::Config::default().labels(MODEL_DEPLOYMENT_LABEL),
         |pod| owner_by_label::<ModelDeployment>(&pod, MODEL_DEPLOYMENT_LABEL),
     );
-    // A deployment that serves a TrainingJob's model moves when that job finishes.
+    // A deployment that serves a TrainingJob's model moves when that job finishes, and one
+    // that serves a sweep's choice when the sweep or one of its trials changes.
     let store = controller.store();
     let deployments_of_job = store.clone();
+    let deployments_of_sweep = store.clone();
     let controller = controller
         .watches(
             api::<TrainingJob>(&client, namespace),
@@ -255,18 +299,38 @@ fn model_deployments(
             move |tj| {
                 let namespace = tj.namespace();
                 let name = tj.name_any();
+                let sweep = tj.labels().get(TUNING_SWEEP_LABEL).cloned();
                 deployments_of_job
                     .state()
                     .into_iter()
                     .filter(|md| {
                         md.namespace() == namespace
-                            && (md.spec.model.training_job.as_deref() == Some(name.as_str())
-                                || md
-                                    .spec
-                                    .canary
-                                    .as_ref()
-                                    .and_then(|c| c.model.training_job.as_deref())
-                                    == Some(name.as_str()))
+                            && model_sources(md).any(|source| {
+                                source.training_job.as_deref() == Some(name.as_str())
+                                    || (sweep.is_some()
+                                        && source.tuning_sweep.as_ref().map(|s| &s.name)
+                                            == sweep.as_ref())
+                            })
+                    })
+                    .map(|md| ObjectRef::from_obj(&*md))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            api::<TuningSweep>(&client, namespace),
+            watcher::Config::default(),
+            move |sweep| {
+                let namespace = sweep.namespace();
+                let name = sweep.name_any();
+                deployments_of_sweep
+                    .state()
+                    .into_iter()
+                    .filter(|md| {
+                        md.namespace() == namespace
+                            && model_sources(md).any(|source| {
+                                source.tuning_sweep.as_ref().map(|s| s.name.as_str())
+                                    == Some(name.as_str())
+                            })
                     })
                     .map(|md| ObjectRef::from_obj(&*md))
                     .collect::<Vec<_>>()
@@ -286,6 +350,11 @@ fn model_deployments(
         model_deployment::reconcile,
         ctx,
     )
+}
+
+/// The primary and the canary model sources of a deployment.
+fn model_sources(md: &ModelDeployment) -> impl Iterator<Item = &ModelSource> {
+    std::iter::once(&md.spec.model).chain(md.spec.canary.as_ref().map(|c| &c.model))
 }
 
 /// Exports how many objects of `kind` the controller's cache holds in each phase.

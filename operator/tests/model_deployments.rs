@@ -257,7 +257,7 @@ async fn a_wrong_digest_fails_the_deployment_with_the_servers_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_sweep_source_is_not_supported_yet_and_says_so() {
+async fn a_deployment_of_a_sweep_not_created_yet_waits_for_it() {
     let harness = Harness::start().await;
     let operator = harness.operator();
     harness
@@ -274,9 +274,10 @@ async fn a_sweep_source_is_not_supported_yet_and_says_so() {
     let (status, reason, message) = condition(&md, "ModelLoaded").unwrap();
     assert_eq!(
         (status.as_str(), reason.as_str()),
-        ("False", "UnsupportedSource")
+        ("False", "WaitingForModel")
     );
     assert!(message.contains("spec.model.tuningSweep"), "{message}");
+    assert!(message.contains("does not exist yet"), "{message}");
     operator.stop().await;
     harness.shutdown().await;
 }

@@ -73,6 +73,7 @@ impl FitContext<'_> {
             step: Some(step),
             total_steps: Some(total),
             metrics: metrics.clone(),
+            objective: Some(self.metric.as_str()),
             message: None,
         });
     }

@@ -45,6 +45,10 @@ pub struct Progress {
     /// Latest validation metrics.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, f64>,
+    /// Name of the objective metric among `metrics` (the one early stopping and model choice
+    /// use), so that consumers can draw its learning curve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objective: Option<&'static str>,
     /// A human-readable note.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -59,6 +63,7 @@ impl Progress {
             step: None,
             total_steps: None,
             metrics: BTreeMap::new(),
+            objective: None,
             message: Some(message.into()),
         }
     }

@@ -23,7 +23,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
 use lepton_crds::v1alpha1::{
-    ConcreteModelFamily, ModelArtifact, TrainingJob, TrainingJobStatus, TrainingProgress,
+    ConcreteModelFamily, CurvePoint, ModelArtifact, TrainingJob, TrainingJobStatus,
+    TrainingProgress,
 };
 use serde_json::{Value, json};
 
@@ -106,7 +107,22 @@ pub(crate) struct Snapshot {
     step: Option<u64>,
     total_steps: Option<u64>,
     metrics: BTreeMap<String, f64>,
+    curve: Curve,
 }
+
+/// The objective's learning curve, thinned to a bounded number of points.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Curve {
+    kept: Vec<CurvePoint>,
+    latest: Option<CurvePoint>,
+    /// Points seen so far.
+    seen: u64,
+    /// Every `stride`-th point is kept.
+    stride: u64,
+}
+
+/// Most points of `status.progress.objectiveCurve` (the schema's limit).
+pub(crate) const MAX_CURVE_POINTS: usize = 64;
 
 impl Snapshot {
     /// Folds in one event.
@@ -131,6 +147,55 @@ impl Snapshot {
         if !progress.metrics.is_empty() {
             self.metrics = finite(&progress.metrics);
         }
+        if let (Some(name), Some(step)) = (progress.objective, progress.step)
+            && let Some(value) = self.metrics.get(name)
+            && let Ok(step) = i64::try_from(step)
+        {
+            self.record(CurvePoint {
+                step,
+                value: *value,
+            });
+        }
+    }
+
+    /// Adds a point. Every `stride`-th point is kept; when the kept ones fill the curve every
+    /// other one goes and the stride doubles, so a long run keeps an even picture of its whole
+    /// history in a bounded status. The latest point is always shown.
+    fn record(&mut self, point: CurvePoint) {
+        if self
+            .curve
+            .latest
+            .is_some_and(|latest| latest.step >= point.step)
+        {
+            // The same step again: its newer value wins.
+            if self.curve.kept.last().is_some_and(|p| p.step >= point.step) {
+                self.curve.kept.pop();
+                self.curve.kept.push(point);
+            }
+            self.curve.latest = Some(point);
+            return;
+        }
+        let stride = self.curve.stride.max(1);
+        if self.curve.seen.is_multiple_of(stride) {
+            self.curve.kept.push(point);
+            if self.curve.kept.len() >= MAX_CURVE_POINTS {
+                self.curve.kept = self.curve.kept.iter().copied().step_by(2).collect();
+                self.curve.stride = stride * 2;
+            }
+        }
+        self.curve.seen += 1;
+        self.curve.latest = Some(point);
+    }
+
+    /// The curve as the status shows it: the kept points and the latest one.
+    fn curve_points(&self) -> Vec<CurvePoint> {
+        let mut points = self.curve.kept.clone();
+        if let Some(latest) = self.curve.latest
+            && points.last().is_none_or(|p| p.step < latest.step)
+        {
+            points.push(latest);
+        }
+        points
     }
 
     /// `status.progress` as of `now`.
@@ -140,6 +205,7 @@ impl Snapshot {
             step: self.step.and_then(|s| i64::try_from(s).ok()),
             total_steps: self.total_steps.and_then(|s| i64::try_from(s).ok()),
             metrics: self.metrics.clone(),
+            objective_curve: self.curve_points(),
             updated_at: Some(Time(now)),
         }
     }
@@ -682,6 +748,7 @@ mod tests {
             step: Some(step),
             total_steps: Some(50),
             metrics: BTreeMap::from([("auc".to_string(), auc)]),
+            objective: Some("auc"),
             message: None,
         }
     }
@@ -781,6 +848,37 @@ mod tests {
             snapshot.metrics.is_empty(),
             "NaN is not valid in the status"
         );
+        assert!(
+            snapshot.curve_points().is_empty(),
+            "NaN is not a curve point"
+        );
+    }
+
+    #[test]
+    fn the_learning_curve_is_bounded_and_keeps_the_whole_run() {
+        let mut snapshot = Snapshot::default();
+        for step in 1..=1000u64 {
+            snapshot.update(&epoch("mlp", step, 1.0 - 1.0 / step as f64));
+            assert!(snapshot.curve_points().len() <= MAX_CURVE_POINTS);
+        }
+        let curve = snapshot.curve_points();
+        let steps: Vec<i64> = curve.iter().map(|p| p.step).collect();
+        assert_eq!(steps.first(), Some(&1), "the start of the run is kept");
+        assert_eq!(steps.last(), Some(&1000), "the latest step is kept");
+        assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+        assert!(steps.len() >= MAX_CURVE_POINTS / 2, "{steps:?}");
+        // Evenly thinned: every gap but the last (to the latest step) is the same.
+        let gaps: Vec<i64> = steps.windows(2).map(|w| w[1] - w[0]).collect();
+        let inner = &gaps[..gaps.len() - 1];
+        assert!(inner.iter().all(|g| *g == inner[0]), "{gaps:?}");
+        assert!(gaps[gaps.len() - 1] <= inner[0], "{gaps:?}");
+        let point = curve.last().unwrap();
+        assert!((point.value - 0.999).abs() < 1e-12);
+        // A repeated step replaces its point instead of adding one.
+        snapshot.update(&epoch("mlp", 1000, 0.5));
+        let again = snapshot.curve_points();
+        assert_eq!(again.last().unwrap().value, 0.5);
+        assert_eq!(again.len(), steps.len());
     }
 
     fn succeeded() -> RunResults {
@@ -840,7 +938,7 @@ mod tests {
         assert_eq!(keys, ["data", "metrics", "model", "objective", "progress"]);
         assert_eq!(
             status["progress"],
-            json!({"family": "mlp", "step": 7, "totalSteps": 50, "metrics": {"auc": 0.9}, "updatedAt": "2025-01-02T03:04:05Z"})
+            json!({"family": "mlp", "step": 7, "totalSteps": 50, "metrics": {"auc": 0.9}, "objectiveCurve": [{"step": 7, "value": 0.9}], "updatedAt": "2025-01-02T03:04:05Z"})
         );
         assert_eq!(status["objective"], json!({"metric": "auc", "value": 0.95}));
         assert_eq!(status["metrics"], json!({"auc": 0.95}));

@@ -17,6 +17,8 @@ pub mod types {
     pub const FAILED: &str = "Failed";
     /// The job is suspended.
     pub const SUSPENDED: &str = "Suspended";
+    /// The job was stopped before it finished, on request (annotation `lepton.ai/stop`).
+    pub const STOPPED: &str = "Stopped";
 }
 
 /// Reasons of TrainingJob conditions.
@@ -45,6 +47,8 @@ pub mod reasons {
     pub const RESUMED: &str = "Resumed";
     /// The job was stopped by its TuningSweep (early stopping or budget).
     pub const STOPPED_BY_SWEEP: &str = "StoppedBySweep";
+    /// Someone asked for the job to stop (annotation `lepton.ai/stop`; the message is its value).
+    pub const STOP_REQUESTED: &str = "StopRequested";
     /// The training Job disappeared before finishing.
     pub const JOB_LOST: &str = "JobLost";
     /// The job waits in a Kueue queue for admission.
@@ -56,13 +60,15 @@ pub mod reasons {
 }
 
 /// The phase a TrainingJob's conditions describe. Terminal conditions win: Failed over
-/// Succeeded (a job is never both, but a stale Succeeded must not hide a failure), then
-/// Suspended, then Running; otherwise Pending.
+/// Succeeded (a job is never both, but a stale Succeeded must not hide a failure) over Stopped,
+/// then Suspended, then Running; otherwise Pending.
 pub fn phase(conditions: &[Condition]) -> TrainingJobPhase {
     if is_true(conditions, types::FAILED) {
         TrainingJobPhase::Failed
     } else if is_true(conditions, types::SUCCEEDED) {
         TrainingJobPhase::Succeeded
+    } else if is_true(conditions, types::STOPPED) {
+        TrainingJobPhase::Stopped
     } else if is_true(conditions, types::SUSPENDED) {
         TrainingJobPhase::Suspended
     } else if is_true(conditions, types::RUNNING) {
@@ -72,11 +78,11 @@ pub fn phase(conditions: &[Condition]) -> TrainingJobPhase {
     }
 }
 
-/// Whether the phase is final: a Succeeded or Failed job never starts again by itself.
+/// Whether the phase is final: a Succeeded, Failed or Stopped job never starts again by itself.
 pub fn is_terminal(phase: TrainingJobPhase) -> bool {
     matches!(
         phase,
-        TrainingJobPhase::Succeeded | TrainingJobPhase::Failed
+        TrainingJobPhase::Succeeded | TrainingJobPhase::Failed | TrainingJobPhase::Stopped
     )
 }
 
@@ -145,6 +151,7 @@ mod tests {
         assert_eq!(s.phase, Some(TrainingJobPhase::Failed));
         assert!(is_terminal(TrainingJobPhase::Failed));
         assert!(is_terminal(TrainingJobPhase::Succeeded));
+        assert!(is_terminal(TrainingJobPhase::Stopped));
         assert!(!is_terminal(TrainingJobPhase::Suspended));
     }
 

@@ -565,12 +565,12 @@ fn default_backoff_limit() -> i32 {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingJobStatus {
-    /// Lifecycle phase, derived from the conditions: Pending, Running, Succeeded, Failed or
-    /// Suspended.
+    /// Lifecycle phase, derived from the conditions: Pending, Running, Succeeded, Failed,
+    /// Stopped or Suspended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<TrainingJobPhase>,
 
-    /// Conditions of types Created, Running, Succeeded, Failed and Suspended
+    /// Conditions of types Created, Running, Succeeded, Failed, Stopped and Suspended
     /// (`kubectl wait --for=condition=Succeeded`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -631,6 +631,9 @@ pub enum TrainingJobPhase {
     Failed,
     /// Suspended by `spec.runPolicy.suspend` or a queue.
     Suspended,
+    /// Stopped before it finished, on request: the annotation `lepton.ai/stop` (set by a
+    /// TuningSweep's early stopping or budget, or by hand with `kubectl annotate`).
+    Stopped,
 }
 
 /// A metric name with its value.
@@ -663,9 +666,26 @@ pub struct TrainingProgress {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, f64>,
 
+    /// The learning curve of the family being trained: the objective metric on the
+    /// validation split by step, at most 64 points (a longer curve is thinned evenly, always
+    /// keeping the latest step). TuningSweeps' early stopping compares trials on it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub objective_curve: Vec<CurvePoint>,
+
     /// When the runner last reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Time>,
+}
+
+/// One point of a learning curve.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurvePoint {
+    /// Epoch (linear, mlp) or number of trees (gbdt).
+    pub step: i64,
+    /// The objective metric's validation value after that step.
+    pub value: f64,
 }
 
 /// Rows and columns after preprocessing.

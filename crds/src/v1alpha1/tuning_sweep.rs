@@ -636,9 +636,12 @@ pub struct TrialCounts {
     /// Trials that failed.
     #[serde(default)]
     pub failed: i32,
-    /// Trials stopped by the early-stopping rule or by ASHA/Hyperband.
+    /// Trials stopped by the early-stopping rule.
     #[serde(default)]
     pub early_stopped: i32,
+    /// Trials stopped because the sweep finished (a budget or the goal) while they ran.
+    #[serde(default)]
+    pub stopped: i32,
 }
 
 /// One trial's parameters and results.

@@ -7,6 +7,7 @@ pub mod decide;
 pub mod desired;
 pub mod scrape;
 pub mod source;
+pub mod sweep_source;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use lepton_crds::status::model_deployment::{reasons, types};
-use lepton_crds::v1alpha1::{ModelDeployment, ModelSource, TrainingJob};
+use lepton_crds::v1alpha1::{ModelDeployment, ModelSource, ServedModel, TrainingJob, TuningSweep};
 
 use crate::apply;
 use crate::config::OperatorConfig;
@@ -29,7 +30,7 @@ use crate::events::{self, EventPolicy};
 use crate::names::{MODEL_DEPLOYMENT_LABEL, TRACK_LABEL};
 use decide::{Blocker, Inputs, Live};
 use desired::Track;
-use source::Resolution;
+use source::{Resolution, SweepView};
 
 /// Name of this controller in metrics and logs.
 pub const CONTROLLER: &str = "modeldeployment";
@@ -64,9 +65,28 @@ pub async fn reconcile(md: Arc<ModelDeployment>, ctx: Arc<Context>) -> Result<Ac
     let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
     let autoscalers: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &namespace);
 
-    let primary_model = resolve(&ctx, &namespace, &md.spec.model, "spec.model").await?;
+    let status = md.status.as_ref();
+    let primary_model = resolve(
+        &ctx,
+        &namespace,
+        &md.spec.model,
+        "spec.model",
+        status.and_then(|s| s.model.as_ref()),
+    )
+    .await?;
     let canary_model = match &md.spec.canary {
-        Some(canary) => Some(resolve(&ctx, &namespace, &canary.model, "spec.canary.model").await?),
+        Some(canary) => Some(
+            resolve(
+                &ctx,
+                &namespace,
+                &canary.model,
+                "spec.canary.model",
+                status
+                    .and_then(|s| s.canary.as_ref())
+                    .and_then(|c| c.model.as_ref()),
+            )
+            .await?,
+        ),
         None => None,
     };
     let pool = config.pool(md.spec.resources.node_pool.as_deref());
@@ -178,16 +198,51 @@ async fn resolve(
     namespace: &str,
     source: &ModelSource,
     field: &str,
+    serving: Option<&ServedModel>,
 ) -> Result<Resolution> {
+    let jobs = Api::<TrainingJob>::namespaced(ctx.client.clone(), namespace);
     let training_job = match &source.training_job {
-        Some(name) => {
-            Api::<TrainingJob>::namespaced(ctx.client.clone(), namespace)
-                .get_opt(name)
-                .await?
-        }
+        Some(name) => jobs.get_opt(name).await?,
         None => None,
     };
-    Ok(source::resolve(source, field, training_job.as_ref()))
+    let (sweep, trials) = match &source.tuning_sweep {
+        Some(selection) => {
+            let sweep = Api::<TuningSweep>::namespaced(ctx.client.clone(), namespace)
+                .get_opt(&selection.name)
+                .await?;
+            let trials = match &sweep {
+                Some(sweep) => {
+                    let uid = sweep.uid();
+                    jobs.list(
+                        &ListParams::default()
+                            .labels(&crate::tuning_sweep::desired::sweep_selector(sweep)),
+                    )
+                    .await?
+                    .items
+                    .into_iter()
+                    .filter(|tj| {
+                        tj.owner_references()
+                            .iter()
+                            .any(|o| Some(&o.uid) == uid.as_ref())
+                    })
+                    .collect()
+                }
+                None => Vec::new(),
+            };
+            (sweep, trials)
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(source::resolve(
+        source,
+        field,
+        training_job.as_ref(),
+        SweepView {
+            sweep: sweep.as_ref(),
+            trials: &trials,
+            serving,
+        },
+    ))
 }
 
 async fn remove_if_present<K>(api: &Api<K>, name: &str) -> Result<()>

@@ -4,6 +4,7 @@
 use lepton_crds::status::model_deployment::reasons;
 use lepton_crds::v1alpha1::{
     ConcreteModelFamily, ModelSource, S3Options, ServedModel, TrainingJob, TrainingJobPhase,
+    TuningSweep,
 };
 
 /// A model that can be served.
@@ -49,24 +50,36 @@ pub enum Resolution {
     },
 }
 
-/// Resolves `source` (the spec field at `field`) given the TrainingJob it names, if any.
+/// What the cluster holds for a `tuningSweep` source.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SweepView<'a> {
+    /// The sweep, if it exists.
+    pub sweep: Option<&'a TuningSweep>,
+    /// Its trials.
+    pub trials: &'a [TrainingJob],
+    /// The model the deployment (or its canary) serves now.
+    pub serving: Option<&'a ServedModel>,
+}
+
+/// Resolves `source` (the spec field at `field`) given the TrainingJob or the TuningSweep it
+/// names, if any.
 pub fn resolve(
     source: &ModelSource,
     field: &str,
     training_job: Option<&TrainingJob>,
+    sweep: SweepView<'_>,
 ) -> Resolution {
     if let Some(name) = &source.training_job {
         return from_training_job(name, field, training_job);
     }
-    if let Some(sweep) = &source.tuning_sweep {
-        return Resolution::Unavailable {
-            reason: reasons::UNSUPPORTED_SOURCE,
-            message: format!(
-                "{field}.tuningSweep ({}) is not supported by this operator version yet; serve \
-                 the chosen trial with {field}.trainingJob or {field}.uri",
-                sweep.name
-            ),
-        };
+    if let Some(selection) = &source.tuning_sweep {
+        return super::sweep_source::resolve(
+            selection,
+            field,
+            sweep.sweep,
+            sweep.trials,
+            sweep.serving,
+        );
     }
     match &source.uri {
         Some(uri) => Resolution::Ready(ModelRef {
@@ -170,7 +183,12 @@ mod tests {
                 ..ModelArtifact::default()
             }),
         );
-        let Resolution::Ready(model) = resolve(&by_job("credit"), "spec.model", Some(&tj)) else {
+        let Resolution::Ready(model) = resolve(
+            &by_job("credit"),
+            "spec.model",
+            Some(&tj),
+            SweepView::default(),
+        ) else {
             panic!("not ready");
         };
         assert_eq!(model.source, "trainingJob/credit");
@@ -184,18 +202,28 @@ mod tests {
 
     #[test]
     fn a_missing_or_running_job_is_waited_for() {
-        let missing = resolve(&by_job("credit"), "spec.model", None);
+        let missing = resolve(&by_job("credit"), "spec.model", None, SweepView::default());
         assert!(matches!(missing, Resolution::Waiting(m) if m.contains("does not exist yet")));
         let running = job_in(TrainingJobPhase::Running, None);
-        let waiting = resolve(&by_job("credit"), "spec.model", Some(&running));
+        let waiting = resolve(
+            &by_job("credit"),
+            "spec.model",
+            Some(&running),
+            SweepView::default(),
+        );
         assert!(matches!(waiting, Resolution::Waiting(m) if m.contains("it is Running")));
     }
 
     #[test]
-    fn failed_jobs_lost_results_sweeps_and_empty_sources_are_unavailable() {
+    fn failed_jobs_lost_results_and_empty_sources_are_unavailable_and_missing_sweeps_awaited() {
         let failed = job_in(TrainingJobPhase::Failed, None);
         assert!(matches!(
-            resolve(&by_job("credit"), "spec.model", Some(&failed)),
+            resolve(
+                &by_job("credit"),
+                "spec.model",
+                Some(&failed),
+                SweepView::default()
+            ),
             Resolution::Unavailable {
                 reason: reasons::MODEL_UNAVAILABLE,
                 ..
@@ -203,18 +231,22 @@ mod tests {
         ));
         let no_model = job_in(TrainingJobPhase::Succeeded, None);
         assert!(matches!(
-            resolve(&by_job("credit"), "spec.model", Some(&no_model)),
+            resolve(&by_job("credit"), "spec.model", Some(&no_model), SweepView::default()),
             Resolution::Unavailable { message, .. } if message.contains("no model.uri")
         ));
         let sweep: ModelSource =
             serde_json::from_value(serde_json::json!({"tuningSweep": {"name": "s"}})).unwrap();
         assert!(matches!(
-            resolve(&sweep, "spec.canary.model", None),
-            Resolution::Unavailable { reason: reasons::UNSUPPORTED_SOURCE, message }
-                if message.contains("spec.canary.model.tuningSweep")
+            resolve(&sweep, "spec.canary.model", None, SweepView::default()),
+            Resolution::Waiting(message) if message.contains("spec.canary.model.tuningSweep")
         ));
         assert!(matches!(
-            resolve(&ModelSource::default(), "spec.model", None),
+            resolve(
+                &ModelSource::default(),
+                "spec.model",
+                None,
+                SweepView::default()
+            ),
             Resolution::Unavailable {
                 reason: reasons::INVALID_SPEC,
                 ..
@@ -229,7 +261,8 @@ mod tests {
             sha256: Some("cd".repeat(32)),
             ..ModelSource::default()
         };
-        let Resolution::Ready(model) = resolve(&source, "spec.model", None) else {
+        let Resolution::Ready(model) = resolve(&source, "spec.model", None, SweepView::default())
+        else {
             panic!()
         };
         assert_eq!(model.source, "uri");

@@ -16,7 +16,9 @@ use lepton_crds::v1alpha1::{TrainingCost, TrainingJob, TrainingJobPhase, Trainin
 use super::desired::{is_queued, job_name, spec_digest};
 use super::report::{self, RunResults};
 use crate::config::{NodePool, Price, UnknownPool};
-use crate::names::{SPEC_DIGEST_ANNOTATION, SPEC_GENERATION_ANNOTATION};
+use crate::names::{
+    SPEC_DIGEST_ANNOTATION, SPEC_GENERATION_ANNOTATION, STOP_ANNOTATION, TUNING_SWEEP_LABEL,
+};
 use crate::pod_spec::SpecProblem;
 
 /// How often a running job's status is refreshed without any event, so that its cost grows
@@ -65,7 +67,8 @@ pub struct Decision {
     pub change_job: Option<JobChange>,
     /// The job has finished: remove the runner's permission to write its status.
     pub revoke_runner_access: bool,
-    /// `ttlSecondsAfterFinished` has passed: delete the Job and its pods.
+    /// Delete the Job and its pods: `ttlSecondsAfterFinished` has passed, or the job was asked
+    /// to stop.
     pub delete_job: bool,
     /// Reconcile again after this long even if nothing changes.
     pub requeue_after: Option<Duration>,
@@ -110,6 +113,17 @@ pub fn decide(tj: &TrainingJob, observed: Observed<'_>, now: Timestamp) -> Decis
     account(&mut status, tj, observed, now);
     let mut desired: Vec<DesiredCondition> = Vec::new();
     match observed.job {
+        None if stop_request(tj).is_some() => {
+            let (reason, message) = stop_request(tj).unwrap_or_default();
+            desired.push(DesiredCondition::new(
+                types::STOPPED,
+                ConditionStatus::True,
+                reason,
+                message,
+            ));
+            desired.push(not_running(reason, "stopped before training started"));
+            status.completion_time = Some(time.clone());
+        }
         None => {
             if conditions::is_true(&status.conditions, types::CREATED) {
                 desired.push(DesiredCondition::new(
@@ -170,6 +184,18 @@ pub fn decide(tj: &TrainingJob, observed: Observed<'_>, now: Timestamp) -> Decis
                 job_name(tj)
             ),
         )),
+        Some(job) if stop_request(tj).is_some() && !job_finished(job) => {
+            let (reason, message) = stop_request(tj).unwrap_or_default();
+            desired.push(DesiredCondition::new(
+                types::STOPPED,
+                ConditionStatus::True,
+                reason,
+                message.clone(),
+            ));
+            desired.push(not_running(reason, "training was stopped"));
+            status.completion_time = Some(time.clone());
+            decision.delete_job = job.metadata.deletion_timestamp.is_none();
+        }
         Some(job) => {
             desired.push(DesiredCondition::new(
                 types::CREATED,
@@ -354,6 +380,34 @@ fn suspended(tj: &TrainingJob, yes: bool) -> DesiredCondition {
             "waiting for Kueue to admit the job from its queue",
         )
     }
+}
+
+/// The Stopped condition's reason and message when the job is asked to stop: its TuningSweep
+/// asks with the reason `StoppedBySweep`, anyone else with `StopRequested`.
+fn stop_request(tj: &TrainingJob) -> Option<(&'static str, String)> {
+    let why = tj.annotations().get(STOP_ANNOTATION)?;
+    let reason = if tj.labels().contains_key(TUNING_SWEEP_LABEL) {
+        reasons::STOPPED_BY_SWEEP
+    } else {
+        reasons::STOP_REQUESTED
+    };
+    let message = if why.trim().is_empty() {
+        format!("stopped on request (annotation {STOP_ANNOTATION})")
+    } else {
+        why.clone()
+    };
+    Some((reason, message))
+}
+
+/// Whether the Job has completed or failed: a job that finished before its stop request was
+/// seen keeps its real outcome.
+fn job_finished(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
 }
 
 fn owned_by(job: &Job, tj: &TrainingJob) -> bool {

@@ -573,3 +573,78 @@ fn a_short_run_is_charged_its_measured_duration() {
     assert_eq!(cost.pod_hours, Some(round(3.2 / 3600.0)));
     assert!(cost.total.unwrap() > 0.0);
 }
+
+fn annotate(case: &mut Case, key: &str, value: &str) {
+    case.tj
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(key.into(), value.into());
+}
+
+#[test]
+fn a_stop_request_deletes_the_running_job_and_ends_stopped_for_good() {
+    let mut case = Case::new("resources: {nodePool: cpu}");
+    case.step(None, &[], 0);
+    case.step(Some(&running_job()), &[running_pod(0)], 30);
+    annotate(&mut case, "lepton.ai/stop", "no longer needed");
+    let d = case.step(Some(&running_job()), &[running_pod(0)], 200);
+    assert!(d.delete_job, "the Job goes");
+    assert!(!d.create_job);
+    assert!(d.revoke_runner_access);
+    assert_eq!(d.status.phase, Some(TrainingJobPhase::Stopped));
+    let stopped = condition(&d, "Stopped");
+    assert_eq!(stopped.reason, "StopRequested");
+    assert_eq!(stopped.message, "no longer needed");
+    assert_eq!(condition(&d, "Running").status, "False");
+    assert!(
+        d.status.cost.as_ref().and_then(|c| c.total).unwrap_or(0.0) > 0.0,
+        "the time it ran is paid for"
+    );
+    // Once the Job is gone it stays stopped and nothing is recreated.
+    let again = case.step(None, &[], 300);
+    assert!(!again.create_job && !again.delete_job);
+    assert_eq!(again.status.phase, Some(TrainingJobPhase::Stopped));
+}
+
+#[test]
+fn a_trial_stopped_by_its_sweep_says_so_and_one_never_started_is_never_created() {
+    let mut case = Case::new("");
+    case.tj
+        .metadata
+        .labels
+        .get_or_insert_with(Default::default)
+        .insert("lepton.ai/tuning-sweep".into(), "credit".into());
+    annotate(
+        &mut case,
+        "lepton.ai/stop",
+        "medianStop: best auc 0.70 at step 5 is worse than the median 0.90",
+    );
+    let d = case.step(None, &[], 0);
+    assert!(
+        !d.create_job,
+        "a job asked to stop before it started never starts"
+    );
+    assert_eq!(d.status.phase, Some(TrainingJobPhase::Stopped));
+    assert_eq!(condition(&d, "Stopped").reason, "StoppedBySweep");
+    assert!(condition(&d, "Stopped").message.starts_with("medianStop"));
+}
+
+#[test]
+fn a_job_that_finished_before_its_stop_was_seen_keeps_its_outcome() {
+    let mut case = Case::new("");
+    case.step(None, &[], 0);
+    annotate(&mut case, "lepton.ai/stop", "");
+    let done = job(
+        json!([{"type": "Complete", "status": "True"}]),
+        json!({"succeeded": 1, "completionTime": rfc(50)}),
+        false,
+    );
+    let d = case.step(
+        Some(&done),
+        &[terminated_pod("credit-a", 0, 0, 50, SUCCESS, "Completed")],
+        60,
+    );
+    assert_eq!(d.status.phase, Some(TrainingJobPhase::Succeeded));
+    assert!(!d.delete_job);
+}

@@ -108,7 +108,7 @@ pub async fn reconcile(tj: Arc<TrainingJob>, ctx: Arc<Context>) -> Result<Action
     }
     if decision.delete_job {
         apply::delete(&jobs, &name).await?;
-        tracing::info!(trainingjob = %tj.name_any(), %namespace, job = %name, "deleted the finished Job (ttlSecondsAfterFinished)");
+        tracing::info!(trainingjob = %tj.name_any(), %namespace, job = %name, "deleted the Job (stopped, or ttlSecondsAfterFinished passed)");
     }
     write_status(&ctx, &namespace, &tj, &decision).await?;
     Ok(decision
