@@ -47,6 +47,34 @@ async fn trials_of(harness: &Harness, sweep: &str) -> Vec<TrainingJob> {
         .items
 }
 
+/// Runs kubectl against the embedded server; `None` when kubectl is not installed (the
+/// conditions themselves are checked through the API).
+async fn kubectl(harness: &Harness, args: &[&str]) -> Option<String> {
+    if std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_err()
+    {
+        eprintln!("kubectl is not installed: skipping the kubectl checks");
+        return None;
+    }
+    let kubeconfig = harness.work.0.join("kubeconfig");
+    let output = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(args)
+        .output()
+        .await
+        .expect("kubectl runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "kubectl {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(stdout)
+}
+
 /// A tiny deterministic generator for the crash points (xorshift), so a failure names a
 /// sequence that can be replayed.
 struct Points(u64);
@@ -366,6 +394,7 @@ async fn the_median_rule_stops_a_hopeless_trial_and_its_job() {
         "{}",
         stopped.message
     );
+    eprintln!("the rule's message: {}", stopped.message);
     let progress = hopeless.status.unwrap().progress.unwrap();
     assert!(
         progress.step.unwrap() < 3000,
@@ -381,6 +410,88 @@ async fn the_median_rule_stops_a_hopeless_trial_and_its_job() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    operator.stop().await;
+    harness.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn asha_promotes_the_best_configurations_to_more_epochs() {
+    let harness = Harness::start().await;
+    let operator = harness.operator();
+    harness
+        .create(&sweep(
+            "asha",
+            serde_json::json!({
+                "objective": {"metric": "auc"},
+                "algorithm": {"type": "asha", "seed": 5,
+                    "fidelity": {"parameter": "epochs", "minResource": 1, "maxResource": 9, "reductionFactor": 3}},
+                "parameters": [{"name": "learningRate", "type": "double", "min": 0.0001, "max": 0.3, "scale": "log"}],
+                "maxTrials": 12,
+                "parallelTrials": 3,
+                "template": {"spec": {"model": {"family": "linear"}}},
+            }),
+        ))
+        .await;
+    // The real kubectl, when installed, waits on the sweep's condition.
+    if let Some(waited) = kubectl(
+        &harness,
+        &[
+            "wait",
+            "--for=condition=Succeeded",
+            "ts/asha",
+            "--timeout=300s",
+        ],
+    )
+    .await
+    {
+        assert!(waited.contains("condition met"), "{waited}");
+    }
+    let ts = harness
+        .wait_for::<TuningSweep>("asha", LONG, finished)
+        .await;
+    let status = ts.status.unwrap();
+    assert_eq!(
+        status.phase,
+        Some(TuningSweepPhase::Succeeded),
+        "{status:#?}"
+    );
+    assert_eq!(status.trials.created, 12);
+
+    let trials = trials_of(&harness, "asha").await;
+    let by_index: BTreeMap<u32, &TrainingJob> = trials
+        .iter()
+        .map(|tj| (tj.labels()["lepton.ai/trial-index"].parse().unwrap(), tj))
+        .collect();
+    let mut promoted = 0;
+    for tj in &trials {
+        let epochs = tj.spec.model.hyperparameters.epochs.unwrap();
+        assert_eq!(
+            tj.annotations()["lepton.ai/trial-fidelity"],
+            epochs.to_string()
+        );
+        assert!([1, 3, 9].contains(&epochs), "{epochs}");
+        if let Some(from) = tj.annotations().get("lepton.ai/trial-promoted-from") {
+            promoted += 1;
+            // A promotion continues a finished configuration at the next rung, with the same
+            // parameters.
+            let parent = by_index[&from.parse::<u32>().unwrap()];
+            assert_eq!(
+                parent.spec.model.hyperparameters.epochs.unwrap() * 3,
+                epochs
+            );
+            assert_eq!(
+                parent.annotations()["lepton.ai/trial-parameters"],
+                tj.annotations()["lepton.ai/trial-parameters"]
+            );
+            assert_eq!(
+                parent.status.as_ref().and_then(|s| s.phase),
+                Some(TrainingJobPhase::Succeeded)
+            );
+        } else {
+            assert_eq!(epochs, 1, "new configurations start at the lowest rung");
+        }
+    }
+    assert!(promoted >= 2, "{promoted} promotions in 12 trials");
     operator.stop().await;
     harness.shutdown().await;
 }
