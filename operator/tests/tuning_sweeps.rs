@@ -388,7 +388,7 @@ async fn the_median_rule_stops_a_hopeless_trial_and_its_job() {
         .find(|c| c.type_ == "Stopped")
         .cloned()
         .unwrap();
-    assert_eq!(stopped.reason, "StoppedBySweep");
+    assert_eq!(stopped.reason, "EarlyStopped");
     assert!(
         stopped.message.starts_with("medianStop"),
         "{}",

@@ -126,6 +126,8 @@ mod tests {
             tj::SUSPENDED_BY_SPEC,
             tj::RESUMED,
             tj::STOPPED_BY_SWEEP,
+            tj::EARLY_STOPPED,
+            tj::STOP_REQUESTED,
             tj::JOB_LOST,
             tj::QUEUED,
             tj::JOB_NAME_CONFLICT,

@@ -45,8 +45,12 @@ pub mod reasons {
     pub const SUSPENDED_BY_SPEC: &str = "SuspendedBySpec";
     /// The job was resumed.
     pub const RESUMED: &str = "Resumed";
-    /// The job was stopped by its TuningSweep (early stopping or budget).
+    /// The job was stopped by its TuningSweep because the sweep finished (a budget or its
+    /// goal) while it ran.
     pub const STOPPED_BY_SWEEP: &str = "StoppedBySweep";
+    /// The job was stopped by its TuningSweep's early-stopping rule (the message names the rule
+    /// and its numbers).
+    pub const EARLY_STOPPED: &str = "EarlyStopped";
     /// Someone asked for the job to stop (annotation `lepton.ai/stop`; the message is its value).
     pub const STOP_REQUESTED: &str = "StopRequested";
     /// The training Job disappeared before finishing.

@@ -17,7 +17,8 @@ use super::desired::{is_queued, job_name, spec_digest};
 use super::report::{self, RunResults};
 use crate::config::{NodePool, Price, UnknownPool};
 use crate::names::{
-    SPEC_DIGEST_ANNOTATION, SPEC_GENERATION_ANNOTATION, STOP_ANNOTATION, TUNING_SWEEP_LABEL,
+    EARLY_STOPPED_ANNOTATION, SPEC_DIGEST_ANNOTATION, SPEC_GENERATION_ANNOTATION, STOP_ANNOTATION,
+    TUNING_SWEEP_LABEL,
 };
 use crate::pod_spec::SpecProblem;
 
@@ -382,11 +383,14 @@ fn suspended(tj: &TrainingJob, yes: bool) -> DesiredCondition {
     }
 }
 
-/// The Stopped condition's reason and message when the job is asked to stop: its TuningSweep
-/// asks with the reason `StoppedBySweep`, anyone else with `StopRequested`.
+/// The Stopped condition's reason and message when the job is asked to stop: `EarlyStopped`
+/// when its TuningSweep's rule stopped it, `StoppedBySweep` when the sweep finished, and
+/// `StopRequested` when anyone else asked.
 fn stop_request(tj: &TrainingJob) -> Option<(&'static str, String)> {
     let why = tj.annotations().get(STOP_ANNOTATION)?;
-    let reason = if tj.labels().contains_key(TUNING_SWEEP_LABEL) {
+    let reason = if tj.annotations().contains_key(EARLY_STOPPED_ANNOTATION) {
+        reasons::EARLY_STOPPED
+    } else if tj.labels().contains_key(TUNING_SWEEP_LABEL) {
         reasons::STOPPED_BY_SWEEP
     } else {
         reasons::STOP_REQUESTED
