@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use lepton_crds::v1alpha1::{
@@ -395,6 +396,20 @@ async fn the_median_rule_stops_a_hopeless_trial_and_its_job() {
         stopped.message
     );
     eprintln!("the rule's message: {}", stopped.message);
+    // `kubectl describe ts median` shows why.
+    let events = Api::<Event>::namespaced(harness.client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        events.iter().any(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("median")
+                && e.reason.as_deref() == Some("EarlyStopped")
+                && e.note.as_deref().is_some_and(|n| n.contains("median-t3"))
+        }),
+        "no EarlyStopped event on the sweep"
+    );
     let progress = hopeless.status.unwrap().progress.unwrap();
     assert!(
         progress.step.unwrap() < 3000,

@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
+use lepton_crds::status::training_job::reasons as tj_reasons;
 use lepton_crds::status::tuning_sweep::{reasons, types};
 use lepton_crds::v1alpha1::{TrainingJob, TuningSweep};
 use serde_json::json;
@@ -23,7 +24,7 @@ use serde_json::json;
 use crate::apply;
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::events::{self, EventPolicy};
+use crate::events::{self, EventPolicy, Note};
 use crate::names::{EARLY_STOPPED_ANNOTATION, STOP_ANNOTATION};
 use decide::Decision;
 use trials::Trial;
@@ -51,6 +52,7 @@ pub async fn reconcile(sweep: Arc<TuningSweep>, ctx: Arc<Context>) -> Result<Act
     let decision = decide::decide(&sweep, &trials, Timestamp::now());
 
     // Stop first: a finished sweep's trials must not run on because a later write failed.
+    let mut notes = Vec::new();
     for stop in &decision.stop {
         let mut annotations = serde_json::Map::new();
         annotations.insert(STOP_ANNOTATION.into(), json!(stop.message));
@@ -64,6 +66,21 @@ pub async fn reconcile(sweep: Arc<TuningSweep>, ctx: Arc<Context>) -> Result<Act
         )
         .await?;
         tracing::info!(tuningsweep = %sweep.name_any(), %namespace, trial = %stop.name, message = %stop.message, "stopping a trial");
+        notes.push(Note {
+            warning: false,
+            reason: if stop.early {
+                tj_reasons::EARLY_STOPPED
+            } else {
+                tj_reasons::STOPPED_BY_SWEEP
+            }
+            .to_owned(),
+            message: format!("stopped trial {}: {}", stop.name, stop.message),
+            action: "StopTrial".to_owned(),
+        });
+    }
+    // `kubectl describe ts` shows why each trial was stopped.
+    if !notes.is_empty() {
+        ctx.publish(&sweep.object_ref(&()), notes).await;
     }
     for trial in &decision.create {
         if apply::create_once(&api, trial).await? {
