@@ -3,7 +3,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: all test crds check-crds lint fmt demo build python-env gpu-check bench bench-train bench-serve bench-operator
+.PHONY: all test crds check-crds lint fmt demo build python-env gpu-check bench bench-train bench-serve bench-operator bench-sweep
 
 all: build
 
@@ -48,7 +48,7 @@ demo:
 	@exit 2
 
 ## bench: every benchmark; results go to bench/results/ and docs/benchmarks/
-bench: bench-train bench-serve bench-operator
+bench: bench-train bench-serve bench-operator bench-sweep
 
 ## bench-train: the trainer next to scikit-learn and PyTorch on the same split (installs them)
 bench-train: $(VENV)-bench/.installed
@@ -82,6 +82,16 @@ $(VENV)-serve-mlserver/.installed: bench/requirements-serve-mlserver.txt $(VENV)
 bench-operator:
 	$(CARGO) build --release --locked -p lepton-operator -p lepton-embedded-cluster --bins --example operator_scale
 	target/release/examples/operator_scale
+
+## bench-sweep: Lepton's random, TPE and ASHA next to Optuna's samplers, scored on held-out test rows (installs Optuna)
+bench-sweep: $(VENV)-sweep/.installed
+	$(CARGO) build --release --locked -p lepton-sweep-bench
+	$(VENV)-sweep/bin/python bench/sweep_bench.py
+
+$(VENV)-sweep/.installed: bench/requirements-sweep.txt
+	$(PYTHON) -m venv $(VENV)-sweep || { $(PYTHON) -m pip install --quiet --user virtualenv && $(PYTHON) -m virtualenv $(VENV)-sweep; }
+	$(VENV)-sweep/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-sweep.txt
+	touch $@
 
 ## gpu-check: the checks that need an NVIDIA GPU (GPU trainer against the CPU one)
 gpu-check: python-env
