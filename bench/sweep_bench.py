@@ -568,7 +568,8 @@ def markdown(results):
     lines += [
         "",
         f"* ASHA's fidelity is `{fid['parameter']}`: minResource {fid['minResource']}, maxResource "
-        f"{fid['maxResource']}, reductionFactor {fid['reductionFactor']}. A promoted trial is a new TrainingJob",
+        f"{fid['maxResource']}, reductionFactor {fid['reductionFactor']}; new configurations from the "
+        f"`{fid.get('sampler', 'random')}` sampler. A promoted trial is a new TrainingJob",
         "  that trains from scratch with the higher epoch count (the runner does not resume).",
         f"* Lepton's algorithms run with their defaults (TPE: {first['space']['tpe']['startupTrials']} random start-up trials, "
         f"{first['space']['tpe']['candidates']} candidates,",

@@ -220,6 +220,7 @@ fn full_sweep_spec() -> TuningSweepSpec {
                 min_resource: 10,
                 max_resource: 810,
                 reduction_factor: 3,
+                sampler: FidelitySampler::Random,
             },
         },
         early_stopping: Some(SweepEarlyStopping {

@@ -22,9 +22,16 @@ async fn raw(
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
+    // The server may answer (too large, bad header) and close before it has read the whole
+    // body: a broken pipe here is that answer arriving early, and the answer is what counts.
+    let _ = stream.write_all(body).await;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
+    if let Err(error) = stream.read_to_end(&mut response).await {
+        assert!(
+            !response.is_empty(),
+            "no answer to {method} {path}: {error}"
+        );
+    }
     let text = String::from_utf8_lossy(&response);
     let code = text.split_whitespace().nth(1).unwrap().parse().unwrap();
     let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();

@@ -105,7 +105,7 @@ async fn a_twenty_trial_sweep_survives_operator_crashes_and_deploys_its_choice()
                 ],
                 "maxTrials": 20,
                 "parallelTrials": 4,
-                "template": {"spec": {"model": {"family": "linear", "hyperparameters": {"epochs": 8}}}},
+                "template": {"spec": {"model": {"family": "linear", "hyperparameters": {"epochs": 30}}}},
             }),
         ))
         .await;
@@ -123,7 +123,7 @@ async fn a_twenty_trial_sweep_survives_operator_crashes_and_deploys_its_choice()
     let deadline = tokio::time::Instant::now() + LONG;
     loop {
         let operator = harness.operator();
-        tokio::time::sleep(Duration::from_millis(points.next_millis(300, 2500))).await;
+        tokio::time::sleep(Duration::from_millis(points.next_millis(100, 900))).await;
         let done = api
             .get("credit")
             .await
@@ -152,8 +152,9 @@ async fn a_twenty_trial_sweep_survives_operator_crashes_and_deploys_its_choice()
             "the sweep did not finish within {LONG:?} with crashes (seed {seed:#x})"
         );
     }
+    eprintln!("the operator crashed {crashes} times during the sweep (seed {seed:#x})");
     assert!(
-        crashes >= 2,
+        crashes >= 3,
         "the operator crashed only {crashes} times (seed {seed:#x})"
     );
 

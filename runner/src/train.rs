@@ -575,14 +575,17 @@ fn table_error(e: table::TableError) -> TrainError {
     }
 }
 
-fn select_targets(values: &Targets, rows: &[usize]) -> Targets {
+/// The targets of `rows`, in that order.
+pub fn select_targets(values: &Targets, rows: &[usize]) -> Targets {
     match values {
         Targets::Classes(c) => Targets::Classes(rows.iter().map(|&r| c[r]).collect()),
         Targets::Values(v) => Targets::Values(rows.iter().map(|&r| v[r]).collect()),
     }
 }
 
-fn head_for(task: TaskKind, train_y: &Targets) -> Head {
+/// The output head of `task`: regression targets are standardised with the training rows'
+/// mean and population standard deviation (1 when they are constant).
+pub fn head_for(task: TaskKind, train_y: &Targets) -> Head {
     let (mean, std) = match train_y {
         Targets::Values(v) if !v.is_empty() => {
             let n = v.len() as f64;

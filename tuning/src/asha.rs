@@ -8,11 +8,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::random;
 use crate::rng::Rng;
-use crate::search::{FidelityConfig, Proposal, Suggestion};
-use crate::space::{self, SearchSpace};
+use crate::search::{FidelityConfig, Proposal, Suggestion, TpeConfig};
+use crate::space::{self, Assignment, SearchSpace};
 use crate::trial::{ObservedTrial, TrialState};
+use crate::{random, tpe};
 
 /// Stream of [`Rng::for_trial`] for ASHA's new configurations.
 const STREAM: u64 = 3;
@@ -55,6 +55,10 @@ fn bracket_of(
 /// rotates brackets with every new configuration. In a finite space whose configurations have
 /// all started, the answer is `Wait` while some trial runs (it may allow a promotion) and
 /// `Exhausted` after.
+///
+/// With `model`, a new configuration is TPE's proposal from the results of the highest rung
+/// with at least `startup_trials` of them (BOHB's choice: the longest runs that are numerous
+/// enough to model); with fewer anywhere, TPE's spread-out start-up points from rung 0.
 pub(crate) fn suggest(
     f: &FidelityConfig,
     hyperband: bool,
@@ -62,6 +66,7 @@ pub(crate) fn suggest(
     seed: u64,
     trials: &[&ObservedTrial],
     index: u32,
+    model: Option<&TpeConfig>,
 ) -> Suggestion {
     let rungs = f.rungs();
     let top = rungs.len() - 1;
@@ -122,7 +127,11 @@ pub(crate) fn suggest(
 
     let started = trials.iter().filter(|t| t.promoted_from.is_none()).count();
     let mut rng = Rng::for_trial(seed, index, STREAM);
-    let first = random::draw(space, &mut rng);
+    let first = match model {
+        Some(tpe) => modelled(tpe, space, seed, trials, &info, index)
+            .unwrap_or_else(|| random::draw(space, &mut rng)),
+        None => random::draw(space, &mut rng),
+    };
     for shift in 0..brackets {
         let b = ((started + shift) % brackets) as u32;
         // In a finite space a configuration already started in this bracket is not started
@@ -150,6 +159,45 @@ pub(crate) fn suggest(
     }
 }
 
+/// TPE's proposal from the trials of the highest rung with at least `startup_trials` results
+/// (rung 0 when none has that many, where TPE answers with its start-up points).
+fn modelled(
+    tpe: &TpeConfig,
+    space: &SearchSpace,
+    seed: u64,
+    trials: &[&ObservedTrial],
+    info: &[(usize, u32)],
+    index: u32,
+) -> Option<Assignment> {
+    let finished_at = |k: usize| {
+        trials
+            .iter()
+            .zip(info)
+            .filter(|(t, (rung, _))| *rung == k && t.state.is_finished())
+            .map(|(t, _)| *t)
+            .collect::<Vec<&ObservedTrial>>()
+    };
+    let top = info
+        .iter()
+        .map(|(rung, _)| *rung)
+        .filter(|r| *r != usize::MAX)
+        .max()?;
+    let rung = (0..=top)
+        .rev()
+        .find(|k| {
+            finished_at(*k)
+                .iter()
+                .filter(|t| t.succeeded_loss().is_some())
+                .count()
+                >= tpe.startup_trials.max(1) as usize
+        })
+        .unwrap_or(0);
+    match tpe::suggest(tpe, space, seed, &finished_at(rung), index) {
+        Suggestion::Trial(proposal) => Some(proposal.assignment),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +211,7 @@ mod tests {
             min_resource: 1,
             max_resource: 27,
             reduction_factor: 3,
+            model_based: false,
         }
     }
 
@@ -196,7 +245,7 @@ mod tests {
 
     fn run(trials: &[ObservedTrial], index: u32) -> Suggestion {
         let refs: Vec<&ObservedTrial> = trials.iter().collect();
-        suggest(&cfg(), false, &space(), 1, &refs, index)
+        suggest(&cfg(), false, &space(), 1, &refs, index, None)
     }
 
     fn expect_trial(s: Suggestion) -> Proposal {
@@ -318,7 +367,7 @@ mod tests {
         let mut seen = Vec::new();
         for i in 0..8u32 {
             let r: Vec<&ObservedTrial> = trials.iter().collect();
-            let p = expect_trial(suggest(&cfg(), true, &space(), 1, &r, i));
+            let p = expect_trial(suggest(&cfg(), true, &space(), 1, &r, i, None));
             assert_eq!(p.promoted_from, None);
             let b = p.bracket.unwrap();
             assert_eq!(p.fidelity, Some(cfg().rungs()[b as usize]));
@@ -341,12 +390,12 @@ mod tests {
         // Rung 1 holds two bracket-0 and one bracket-1 trials: no bracket has three yet.
         let mut t = vec![mk(0, 3, 0, 0.2), mk(1, 3, 0, 0.3), mk(2, 3, 1, 0.1)];
         let refs: Vec<&ObservedTrial> = t.iter().collect();
-        let p = expect_trial(suggest(&cfg(), true, &space(), 1, &refs, 3));
+        let p = expect_trial(suggest(&cfg(), true, &space(), 1, &refs, 3, None));
         assert_eq!(p.promoted_from, None);
         t.push(mk(3, 3, 1, 0.4));
         t.push(mk(4, 3, 1, 0.5));
         let refs: Vec<&ObservedTrial> = t.iter().collect();
-        let p = expect_trial(suggest(&cfg(), true, &space(), 1, &refs, 5));
+        let p = expect_trial(suggest(&cfg(), true, &space(), 1, &refs, 5, None));
         assert_eq!(
             (p.promoted_from, p.fidelity, p.bracket),
             (Some(2), Some(9), Some(1))
@@ -369,14 +418,17 @@ mod tests {
             mk(1, "sgd", TrialState::Running),
         ];
         let refs: Vec<&ObservedTrial> = t.iter().collect();
-        assert_eq!(suggest(&cfg(), false, &s, 1, &refs, 2), Suggestion::Wait);
+        assert_eq!(
+            suggest(&cfg(), false, &s, 1, &refs, 2, None),
+            Suggestion::Wait
+        );
         let t = [
             mk(0, "adam", TrialState::Succeeded),
             mk(1, "sgd", TrialState::Succeeded),
         ];
         let refs: Vec<&ObservedTrial> = t.iter().collect();
         assert_eq!(
-            suggest(&cfg(), false, &s, 1, &refs, 2),
+            suggest(&cfg(), false, &s, 1, &refs, 2, None),
             Suggestion::Exhausted
         );
     }

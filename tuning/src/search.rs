@@ -10,7 +10,7 @@
 //! - asha: new configurations at the lowest fidelity, promotions of each rung's best 1/eta.
 //! - hyperband: ASHA over one bracket per rung, new configurations rotating over brackets.
 
-use lepton_crds::v1alpha1::{AlgorithmType, FidelityParameter, TuningSweepSpec};
+use lepton_crds::v1alpha1::{AlgorithmType, FidelityParameter, FidelitySampler, TuningSweepSpec};
 
 use crate::space::{Assignment, SearchSpace};
 use crate::trial::ObservedTrial;
@@ -48,6 +48,9 @@ pub struct FidelityConfig {
     pub max_resource: u32,
     /// Factor between rungs, >= 2.
     pub reduction_factor: u32,
+    /// New configurations come from a TPE model of the highest rung with enough results
+    /// (rather than at random).
+    pub model_based: bool,
 }
 
 impl FidelityConfig {
@@ -104,6 +107,7 @@ impl SearchConfig {
                     min_resource,
                     max_resource: clamp_u32(a.fidelity.max_resource, min_resource + 1, 100_001),
                     reduction_factor: clamp_u32(a.fidelity.reduction_factor, 2, 10),
+                    model_based: a.fidelity.sampler == FidelitySampler::Tpe,
                 }
             });
         let gamma = if a.tpe.gamma.is_finite() {
@@ -135,6 +139,7 @@ impl SearchConfig {
                     min_resource: 1,
                     max_resource: 27,
                     reduction_factor: 3,
+                    model_based: true,
                 }
             });
         Self {
@@ -211,9 +216,19 @@ pub fn suggest(
                 min_resource: 1,
                 max_resource: 27,
                 reduction_factor: 3,
+                model_based: true,
             });
             let hyperband = config.algorithm == AlgorithmType::Hyperband;
-            asha::suggest(&fidelity, hyperband, space, config.seed, &sorted, index)
+            let model = fidelity.model_based.then_some(&config.tpe);
+            asha::suggest(
+                &fidelity,
+                hyperband,
+                space,
+                config.seed,
+                &sorted,
+                index,
+                model,
+            )
         }
     }
 }
@@ -284,6 +299,7 @@ mod tests {
             min_resource: min,
             max_resource: max,
             reduction_factor: eta,
+            model_based: false,
         };
         assert_eq!(f(1, 30, 3).rungs(), [1, 3, 9, 27, 30]);
         assert_eq!(f(2, 16, 2).rungs(), [2, 4, 8, 16]);

@@ -54,8 +54,22 @@ struct Outcome {
 
 /// Runs `algorithm` with `workers` parallel slots until `budget` epochs have been started.
 fn simulate(algorithm: AlgorithmType, seed: u64, workers: usize, budget: u64) -> Outcome {
+    simulate_sampling(algorithm, true, seed, workers, budget)
+}
+
+/// As [`simulate`], choosing whether ASHA's new configurations come from the TPE model.
+fn simulate_sampling(
+    algorithm: AlgorithmType,
+    model_based: bool,
+    seed: u64,
+    workers: usize,
+    budget: u64,
+) -> Outcome {
     let mut cfg = SearchConfig::new(algorithm);
     cfg.seed = seed;
+    if let Some(fidelity) = cfg.fidelity.as_mut() {
+        fidelity.model_based = model_based;
+    }
     let space = space();
     let max = cfg.fidelity.as_ref().map_or(27, |f| f.max_resource);
     let mut trials: Vec<ObservedTrial> = Vec::new();
@@ -128,6 +142,32 @@ fn asha_matches_full_fidelity_random_with_far_fewer_epochs() {
     assert!(
         asha_mean <= random_mean,
         "ASHA {asha_mean} vs random {random_mean}"
+    );
+}
+
+#[test]
+fn modelled_new_configurations_beat_random_ones_at_the_same_budget() {
+    let seeds = 20;
+    let budget = 40 * 27 / 3;
+    let (mut modelled, mut random, mut wins) = (0.0, 0.0, 0);
+    for seed in 0..seeds {
+        let m = simulate_sampling(AlgorithmType::Asha, true, seed, 4, budget).best_full;
+        let r = simulate_sampling(AlgorithmType::Asha, false, seed, 4, budget).best_full;
+        modelled += m;
+        random += r;
+        wins += usize::from(m < r);
+    }
+    let (modelled, random) = (modelled / seeds as f64, random / seeds as f64);
+    println!(
+        "ASHA mean best full-fidelity loss: TPE sampler {modelled:.4}, random {random:.4}; TPE better on {wins}/{seeds} seeds"
+    );
+    assert!(
+        modelled < random,
+        "TPE sampler {modelled} vs random {random}"
+    );
+    assert!(
+        wins * 2 > seeds as usize,
+        "TPE sampler better on only {wins}/{seeds} seeds"
     );
 }
 

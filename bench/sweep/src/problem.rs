@@ -18,7 +18,7 @@ use lepton_runner::preprocess::{Features, Preprocessor};
 use lepton_runner::progress::NullReporter;
 use lepton_runner::rng::Rng;
 use lepton_runner::table::{self, ReadOptions};
-use lepton_runner::train::{dense_config, gbdt_config};
+use lepton_runner::train::{dense_config, gbdt_config, head_for, select_targets};
 use serde_json::{Value, json};
 
 /// Share of the rows held out as the test set.
@@ -358,32 +358,6 @@ fn validation_splits(
                 })
                 .collect())
         }
-    }
-}
-
-fn select_targets(values: &Targets, rows: &[usize]) -> Targets {
-    match values {
-        Targets::Classes(c) => Targets::Classes(rows.iter().map(|&r| c[r]).collect()),
-        Targets::Values(v) => Targets::Values(rows.iter().map(|&r| v[r]).collect()),
-    }
-}
-
-/// The runner's output head: regression targets standardised with the training rows' mean and
-/// (population) standard deviation, as `lepton-runner train` does.
-fn head_for(task: TaskKind, train_y: &Targets) -> Head {
-    let (mean, std) = match train_y {
-        Targets::Values(v) if !v.is_empty() => {
-            let n = v.len() as f64;
-            let mean = v.iter().sum::<f64>() / n;
-            let std = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
-            (mean, if std > 1e-12 { std } else { 1.0 })
-        }
-        _ => (0.0, 1.0),
-    };
-    Head {
-        task,
-        target_mean: mean as f32,
-        target_std: std as f32,
     }
 }
 

@@ -328,6 +328,24 @@ pub struct FidelitySettings {
     #[serde(default = "default_reduction_factor")]
     #[schemars(range(min = 2, max = 10))]
     pub reduction_factor: i32,
+
+    /// How new configurations are chosen: `tpe` (a tree-structured Parzen estimator, with the
+    /// `tpe` settings, fitted to the results of the highest rung that has at least
+    /// `tpe.startupTrials` of them, as BOHB does; spread at random until then) or `random`.
+    /// Default: tpe.
+    #[serde(default)]
+    pub sampler: FidelitySampler,
+}
+
+/// How ASHA and Hyperband choose the configurations they start.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum FidelitySampler {
+    /// A TPE model of the highest rung with enough results.
+    #[default]
+    Tpe,
+    /// Independent random draws.
+    Random,
 }
 
 impl Default for FidelitySettings {
@@ -337,6 +355,7 @@ impl Default for FidelitySettings {
             min_resource: default_min_resource(),
             max_resource: default_max_resource(),
             reduction_factor: default_reduction_factor(),
+            sampler: FidelitySampler::default(),
         }
     }
 }
