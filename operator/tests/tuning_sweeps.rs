@@ -511,3 +511,111 @@ async fn asha_promotes_the_best_configurations_to_more_epochs() {
     operator.stop().await;
     harness.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reaching_the_goal_stops_the_running_trials_and_finishes() {
+    let harness = Harness::start().await;
+    let operator = harness.operator();
+    // Four trials at once: one short one reaches the target while three long ones still train.
+    harness
+        .create(&sweep(
+            "goal",
+            serde_json::json!({
+                "objective": {"metric": "auc", "targetValue": 0.9},
+                "algorithm": {"type": "grid"},
+                "parameters": [{"name": "epochs", "type": "categorical",
+                    "values": ["3", "9000", "9001", "9002"]}],
+                "maxTrials": 4,
+                "parallelTrials": 4,
+                "template": {"spec": {"model": {
+                    "family": "linear",
+                    "earlyStopping": {"enabled": false},
+                }}},
+            }),
+        ))
+        .await;
+    let ts = harness
+        .wait_for::<TuningSweep>("goal", LONG, finished)
+        .await;
+    let status = ts.status.unwrap();
+    assert_eq!(
+        status.finish_reason,
+        Some(FinishReason::GoalReached),
+        "{status:#?}"
+    );
+    assert_eq!(status.phase, Some(TuningSweepPhase::Succeeded));
+    assert_eq!(status.best_trial.as_ref().unwrap().name, "goal-t0");
+    assert_eq!(
+        status.trials.running + status.trials.pending,
+        0,
+        "{:?}",
+        status.trials
+    );
+    assert!(status.trials.stopped >= 1, "{:?}", status.trials);
+    assert_eq!(
+        status.trials.succeeded + status.trials.stopped,
+        4,
+        "{:?}",
+        status.trials
+    );
+    for tj in trials_of(&harness, "goal").await {
+        let s = tj.status.unwrap();
+        if s.phase == Some(TrainingJobPhase::Stopped) {
+            let stopped = s.conditions.iter().find(|c| c.type_ == "Stopped").unwrap();
+            assert_eq!(stopped.reason, "StoppedBySweep");
+            assert!(
+                stopped.message.contains("GoalReached"),
+                "{}",
+                stopped.message
+            );
+        }
+    }
+    operator.stop().await;
+    harness.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trial_the_api_server_refuses_is_named_on_the_sweep() {
+    let harness = Harness::start().await;
+    let operator = harness.operator();
+    // 20000 epochs is more than a TrainingJob allows (10000): the CRD's schema refuses it.
+    harness
+        .create(&sweep(
+            "refused",
+            serde_json::json!({
+                "objective": {"metric": "auc"},
+                "algorithm": {"type": "grid"},
+                "parameters": [{"name": "epochs", "type": "categorical", "values": ["20000"]}],
+                "maxTrials": 1,
+                "parallelTrials": 1,
+                "template": {"spec": {"model": {"family": "linear"}}},
+            }),
+        ))
+        .await;
+    let ts = harness
+        .wait_for::<TuningSweep>("refused", LONG, |ts| {
+            ts.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Created" && c.reason == "InvalidSpec")
+            })
+        })
+        .await;
+    let created = ts
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Created")
+        .unwrap();
+    assert_eq!(created.status, "False");
+    assert!(
+        created.message.contains("refused-t0"),
+        "{}",
+        created.message
+    );
+    assert!(created.message.contains("epochs"), "{}", created.message);
+    assert!(trials_of(&harness, "refused").await.is_empty());
+    operator.stop().await;
+    harness.shutdown().await;
+}

@@ -290,6 +290,30 @@ fn invalid(
     status
 }
 
+/// `status` once the API server has refused a trial: `Created=False, InvalidSpec` with
+/// `message`, and no longer Running.
+pub fn rejected(
+    status: TuningSweepStatus,
+    message: String,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> TuningSweepStatus {
+    let time = Time(now);
+    let mut status = invalid(status, message, generation, &time);
+    status::apply(
+        &mut status,
+        &[DesiredCondition::new(
+            types::RUNNING,
+            ConditionStatus::False,
+            reasons::INVALID_SPEC,
+            "a trial was rejected",
+        )],
+        generation,
+        &time,
+    );
+    status
+}
+
 /// The search space, or what in the spec stops the sweep from starting (naming the field).
 pub fn check(sweep: &TuningSweep) -> Result<SearchSpace, String> {
     let spec = &sweep.spec;

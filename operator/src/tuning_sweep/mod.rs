@@ -25,7 +25,7 @@ use crate::apply;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::events::{self, EventPolicy, Note};
-use crate::names::{EARLY_STOPPED_ANNOTATION, STOP_ANNOTATION};
+use crate::names::{EARLY_STOPPED_ANNOTATION, STOP_ANNOTATION, TRIAL_INDEX_LABEL};
 use decide::Decision;
 use trials::Trial;
 
@@ -82,9 +82,37 @@ pub async fn reconcile(sweep: Arc<TuningSweep>, ctx: Arc<Context>) -> Result<Act
     if !notes.is_empty() {
         ctx.publish(&sweep.object_ref(&()), notes).await;
     }
+    let mut decision = decision;
     for trial in &decision.create {
-        if apply::create_once(&api, trial).await? {
-            tracing::info!(tuningsweep = %sweep.name_any(), %namespace, trial = %trial.name_any(), "created a trial");
+        match apply::create_once(&api, trial).await {
+            Ok(true) => {
+                tracing::info!(tuningsweep = %sweep.name_any(), %namespace, trial = %trial.name_any(), "created a trial");
+            }
+            Ok(false) => {}
+            // The API server refuses the trial's spec (a parameter value outside what the
+            // TrainingJob field allows): retrying cannot help, the sweep's spec must change.
+            Err(Error::Kube(kube::Error::Api(status))) if status.code == 422 => {
+                let message = format!(
+                    "the API server rejected trial {}: {}; change spec.parameters or \
+                     spec.template so that every trial is a valid TrainingJob",
+                    trial.name_any(),
+                    status.message
+                );
+                decision.status = decide::rejected(
+                    decision.status.clone(),
+                    message,
+                    sweep.metadata.generation,
+                    jiff::Timestamp::now(),
+                );
+                // The refused index was never used: the next try proposes it again.
+                decision.status.next_trial_index = trial
+                    .labels()
+                    .get(TRIAL_INDEX_LABEL)
+                    .and_then(|i| i.parse().ok());
+                decision.requeue_after = None;
+                break;
+            }
+            Err(error) => return Err(error),
         }
     }
     write_status(&ctx, &namespace, &sweep, &decision).await?;
