@@ -3,7 +3,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: all test crds check-crds lint fmt demo build python-env gpu-check bench bench-train bench-serve bench-operator bench-sweep
+.PHONY: all test crds check-crds lint fmt demo build python-env gpu-check bench bench-train bench-serve bench-operator bench-sweep-scale bench-sweep
 
 all: build
 
@@ -48,7 +48,7 @@ demo:
 	@exit 2
 
 ## bench: every benchmark; results go to bench/results/ and docs/benchmarks/
-bench: bench-train bench-serve bench-operator bench-sweep
+bench: bench-train bench-serve bench-operator bench-sweep-scale bench-sweep
 
 ## bench-train: the trainer next to scikit-learn and PyTorch on the same split (installs them)
 bench-train: $(VENV)-bench/.installed
@@ -82,6 +82,11 @@ $(VENV)-serve-mlserver/.installed: bench/requirements-serve-mlserver.txt $(VENV)
 bench-operator:
 	$(CARGO) build --release --locked -p lepton-operator -p lepton-embedded-cluster --bins --example operator_scale
 	target/release/examples/operator_scale
+
+## bench-sweep-scale: time, reconcile durations by trials created, memory and status size of a 1,000-trial TuningSweep (random, then TPE)
+bench-sweep-scale:
+	$(CARGO) build --release --locked -p lepton-operator -p lepton-embedded-cluster --bins --example operator_scale
+	target/release/examples/operator_scale --sweep-trials 1000 --parallel-trials 50 --algorithms random,tpe
 
 ## bench-sweep: Lepton's random, TPE and ASHA next to Optuna's samplers, scored on held-out test rows (installs Optuna)
 bench-sweep: $(VENV)-sweep/.installed

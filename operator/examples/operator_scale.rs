@@ -9,10 +9,20 @@
 //! and its children, on the same machine as the operator: the figures are the operator's
 //! overhead next to an in-memory API server, not a real cluster's.
 //!
+//! With `--sweep-trials N` it runs the sweep scenario instead (see `operator_scale/sweep.rs`):
+//! one TuningSweep of N trials, run by the same operator, whose trials' pods report results
+//! derived from their learning rate (`lepton-runner-stub train --results-from-spec`). It
+//! writes `bench/results/operator-sweep-scale.json` and `docs/benchmarks/sweep-scale.md`.
+//!
 //! ```text
 //! operator_scale [--jobs N] [--in-flight N] [--out FILE] [--doc FILE]
 //!                [--operator PATH] [--runner PATH]
+//! operator_scale --sweep-trials N [--parallel-trials N] [--algorithms random,tpe]
+//!                [--out FILE] [--doc FILE] [--operator PATH] [--runner PATH]
 //! ```
+
+#[path = "operator_scale/sweep.rs"]
+mod sweep;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -32,7 +42,10 @@ use lepton_embedded_cluster::executor::{ExecutorConfig, LocalExecutor};
 use serde_json::{Value, json};
 
 const USAGE: &str = "usage: operator_scale [--jobs N] [--in-flight N] [--out FILE] [--doc FILE] \
-                     [--operator PATH] [--runner PATH]";
+                     [--operator PATH] [--runner PATH]\n       \
+                     operator_scale --sweep-trials N [--parallel-trials N] \
+                     [--algorithms random,tpe] [--out FILE] [--doc FILE] [--operator PATH] \
+                     [--runner PATH]";
 /// The operator's reconciles of one kind at once (its default).
 const CONCURRENCY: u16 = 16;
 /// How long every TrainingJob gets to succeed before the run fails.
@@ -44,9 +57,14 @@ const IDLE_WAIT: Duration = Duration::from_secs(5);
 const HISTOGRAM: &str = "lepton_operator_reconcile_duration_seconds";
 const CONTROLLER: &str = "trainingjob";
 
+#[derive(Clone)]
 struct Options {
     jobs: usize,
     in_flight: usize,
+    /// The sweep scenario: its trials (`None`: the TrainingJob scenario).
+    sweep_trials: Option<usize>,
+    parallel_trials: usize,
+    algorithms: Vec<String>,
     out: PathBuf,
     doc: PathBuf,
     operator: PathBuf,
@@ -76,11 +94,15 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         jobs: 1000,
         in_flight: 16,
+        sweep_trials: None,
+        parallel_trials: 50,
+        algorithms: vec!["random".to_owned()],
         out: root.join("bench/results/operator-scale.json"),
         doc: root.join("docs/benchmarks/operator.md"),
         operator: profile.join("lepton-operator"),
         runner: profile.join("lepton-runner-stub"),
     };
+    let (mut out_given, mut doc_given) = (false, false);
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         let value = args
@@ -96,11 +118,40 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         match flag.as_str() {
             "--jobs" => options.jobs = count()?,
             "--in-flight" => options.in_flight = count()?,
-            "--out" => options.out = PathBuf::from(value),
-            "--doc" => options.doc = PathBuf::from(value),
+            "--sweep-trials" => options.sweep_trials = Some(count()?),
+            "--parallel-trials" => options.parallel_trials = count()?,
+            "--algorithms" => {
+                options.algorithms = value.split(',').map(str::to_owned).collect();
+                if let Some(bad) = options
+                    .algorithms
+                    .iter()
+                    .find(|a| !sweep::ALGORITHMS.contains(&a.as_str()))
+                {
+                    return Err(format!(
+                        "--algorithms takes a comma-separated list of {}, not `{bad}`",
+                        sweep::ALGORITHMS.join(", ")
+                    ));
+                }
+            }
+            "--out" => {
+                options.out = PathBuf::from(value);
+                out_given = true;
+            }
+            "--doc" => {
+                options.doc = PathBuf::from(value);
+                doc_given = true;
+            }
             "--operator" => options.operator = PathBuf::from(value),
             "--runner" => options.runner = PathBuf::from(value),
             other => return Err(format!("unknown option `{other}`\n{USAGE}")),
+        }
+    }
+    if options.sweep_trials.is_some() {
+        if !out_given {
+            options.out = root.join("bench/results/operator-sweep-scale.json");
+        }
+        if !doc_given {
+            options.doc = root.join("docs/benchmarks/sweep-scale.md");
         }
     }
     for (what, path) in [("operator", &options.operator), ("runner", &options.runner)] {
@@ -129,7 +180,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(&options).await {
+    let outcome = if options.sweep_trials.is_some() {
+        sweep::run(&options).await
+    } else {
+        run(&options).await
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("operator_scale: FAILED: {message}");
@@ -1055,20 +1111,23 @@ fn shown_value(value: Option<&Value>) -> String {
 }
 
 /// The figures as (label, value) rows, shared by the terminal table and the Markdown.
+/// `template` with each `{a.b}` replaced by the result's field `a.b`.
+fn fill(r: &Value, template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once('{') {
+        let (field, after) = after.split_once('}').unwrap_or((after, ""));
+        out.push_str(before);
+        out.push_str(&shown_value(
+            r.pointer(&format!("/{}", field.replace('.', "/"))),
+        ));
+        rest = after;
+    }
+    out + rest
+}
+
 fn rows(r: &Value) -> Vec<(&'static str, String)> {
-    let fill = |template: &str| {
-        let mut out = String::new();
-        let mut rest = template;
-        while let Some((before, after)) = rest.split_once('{') {
-            let (field, after) = after.split_once('}').unwrap_or((after, ""));
-            out.push_str(before);
-            out.push_str(&shown_value(
-                r.pointer(&format!("/{}", field.replace('.', "/"))),
-            ));
-            rest = after;
-        }
-        out + rest
-    };
+    let fill = |template: &str| fill(r, template);
     ROWS.iter()
         .map(|&(label, template)| {
             let mut value = fill(template);
