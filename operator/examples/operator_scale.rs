@@ -915,7 +915,9 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
 }
 
-fn report(options: &Options, m: Measured, load_start: String) -> Value {
+/// Where and from what a result was measured: date, commit, uncommitted files, build profile
+/// and machine. Both scenarios' results start with these fields.
+fn provenance(load_start: String) -> serde_json::Map<String, Value> {
     let root = repo_root();
     let root = root.to_string_lossy();
     let git = |args: &[&str]| {
@@ -933,55 +935,85 @@ fn report(options: &Options, m: Measured, load_start: String) -> Value {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
+    let fields = json!({
+        "date": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "git_commit": git(&["rev-parse", "HEAD"]).unwrap_or_default(),
+        "git_uncommitted_changes": changed,
+        "profile": profile,
+        "machine": {
+            "nproc": nproc(),
+            "cpu_model": cpu_model(),
+            "load_average_start": load_start,
+            "load_average_end": load_average(),
+        },
+    });
+    match fields {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
 
-    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let jobs = options.jobs as f64;
-    let seconds = m.all_succeeded.as_secs_f64();
+fn nproc() -> usize {
+    std::thread::available_parallelism().map_or(0, |n| n.get())
+}
+
+/// `controller`'s reconcile errors from `/metrics`: the total and the counts by category.
+fn reconcile_errors(metrics: &str, controller: &str) -> (u64, BTreeMap<String, u64>) {
     let mut errors = BTreeMap::new();
-    for s in samples(&m.metrics) {
+    for s in samples(metrics) {
         if s.name == "lepton_operator_reconcile_errors_total"
-            && s.label("controller") == Some(CONTROLLER)
+            && s.label("controller") == Some(controller)
         {
             *errors
                 .entry(s.label("category").unwrap_or("").to_owned())
                 .or_insert(0) += s.value as u64;
         }
     }
-    let errors_total: u64 = errors.values().sum();
+    (errors.values().sum(), errors)
+}
+
+/// The reconcile duration histogram's count, sum, mean and quantiles, in milliseconds.
+fn durations(h: &Histogram) -> Value {
+    if h.count <= 0.0 {
+        return json!({"count": 0});
+    }
+    let ms = |x: f64| round(x * 1e3, 3);
+    let (p50, _, _) = h.quantile(0.50);
+    let (p90, _, _) = h.quantile(0.90);
+    let (p99, lo, hi) = h.quantile(0.99);
+    json!({
+        "count": h.count as u64,
+        "sum_s": round(h.sum, 3),
+        "mean_ms": ms(h.sum / h.count),
+        "p50_ms": ms(p50),
+        "p90_ms": ms(p90),
+        "p99_ms": ms(p99),
+        "p99_bucket_ms": [ms(lo), if hi.is_finite() { json!(ms(hi)) } else { json!("+Inf") }],
+    })
+}
+
+fn report(options: &Options, m: Measured, load_start: String) -> Value {
+    let nproc = nproc();
+    let jobs = options.jobs as f64;
+    let seconds = m.all_succeeded.as_secs_f64();
+    let (errors_total, errors) = reconcile_errors(&m.metrics, CONTROLLER);
     let reconciles = counter(&m.metrics, CONTROLLER);
     let reconcile = match histogram(&m.metrics, HISTOGRAM, CONTROLLER) {
         Ok(h) => {
-            let ms = |x: f64| round(x * 1e3, 3);
-            let (p50, _, _) = h.quantile(0.50);
-            let (p90, _, _) = h.quantile(0.90);
-            let (p99, lo, hi) = h.quantile(0.99);
-            json!({
-                "count": h.count as u64,
-                "sum_s": round(h.sum, 3),
-                "mean_ms": ms(h.sum / h.count),
-                "p50_ms": ms(p50),
-                "p90_ms": ms(p90),
-                "p99_ms": ms(p99),
-                "p99_bucket_ms": [ms(lo), if hi.is_finite() { json!(ms(hi)) } else { json!("+Inf") }],
-                "quantiles": "linear interpolation inside the histogram bucket (as Prometheus' \
-                              histogram_quantile); buckets grow by 1.5x from 0.5 ms",
-            })
+            let mut figures = durations(&h);
+            figures["quantiles"] = json!(
+                "linear interpolation inside the histogram bucket (as Prometheus' \
+                 histogram_quantile); buckets grow by 1.5x from 0.5 ms"
+            );
+            figures
         }
         Err(message) => json!({ "error": message }),
     };
     let peak_sampled = m.rss_samples_kib.iter().copied().max().unwrap_or_default();
-    json!({
-        "benchmark": "operator-scale",
-        "date": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "git_commit": git(&["rev-parse", "HEAD"]).unwrap_or_default(),
-        "git_uncommitted_changes": changed,
-        "profile": profile,
-        "machine": {
-            "nproc": nproc,
-            "cpu_model": cpu_model(),
-            "load_average_start": load_start,
-            "load_average_end": load_average(),
-        },
+    let mut result = serde_json::Map::new();
+    result.insert("benchmark".into(), json!("operator-scale"));
+    result.extend(provenance(load_start));
+    result.extend(match json!({
         "setup": {
             "jobs": options.jobs,
             "in_flight_creates": options.in_flight,
@@ -1030,7 +1062,11 @@ fn report(options: &Options, m: Measured, load_start: String) -> Value {
                                         and the pod processes it has reaped",
             "other_processes_s": round((m.cpu.machine - m.cpu.operator - m.cpu.bench).max(0.0), 2),
         },
-    })
+    }) {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    });
+    Value::Object(result)
 }
 
 /// The figures shown, as (label, template): `{a.b}` stands for the result's field `a.b`.

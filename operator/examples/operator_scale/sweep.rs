@@ -352,25 +352,6 @@ fn delta(later: &Histogram, earlier: Option<&Histogram>) -> Histogram {
     }
 }
 
-fn durations(h: &Histogram) -> Value {
-    if h.count <= 0.0 {
-        return json!({"count": 0});
-    }
-    let ms = |x: f64| round(x * 1e3, 3);
-    let (p50, _, _) = h.quantile(0.50);
-    let (p90, _, _) = h.quantile(0.90);
-    let (p99, lo, hi) = h.quantile(0.99);
-    json!({
-        "count": h.count as u64,
-        "sum_s": round(h.sum, 3),
-        "mean_ms": ms(h.sum / h.count),
-        "p50_ms": ms(p50),
-        "p90_ms": ms(p90),
-        "p99_ms": ms(p99),
-        "p99_bucket_ms": [ms(lo), if hi.is_finite() { json!(ms(hi)) } else { json!("+Inf") }],
-    })
-}
-
 /// The sweep controller's reconciles in each window of trials created.
 fn windows(snapshots: &[Snapshot], trials: usize) -> Vec<Value> {
     let mut out = Vec::new();
@@ -408,17 +389,7 @@ fn windows(snapshots: &[Snapshot], trials: usize) -> Vec<Value> {
 }
 
 fn controller_figures(metrics: &str, controller: &str) -> Value {
-    let mut errors = BTreeMap::new();
-    for s in samples(metrics) {
-        if s.name == "lepton_operator_reconcile_errors_total"
-            && s.label("controller") == Some(controller)
-        {
-            *errors
-                .entry(s.label("category").unwrap_or("").to_owned())
-                .or_insert(0) += s.value as u64;
-        }
-    }
-    let errors_total: u64 = errors.values().sum();
+    let (errors_total, errors) = reconcile_errors(metrics, controller);
     json!({
         "controller": controller,
         "duration": histogram(metrics, HISTOGRAM, controller)
@@ -436,23 +407,6 @@ fn report(
     m: Measured,
     load_start: String,
 ) -> Value {
-    let root = repo_root();
-    let root = root.to_string_lossy();
-    let git = |args: &[&str]| {
-        let mut all = vec!["-C", &root];
-        all.extend_from_slice(args);
-        command_output("git", &all)
-    };
-    let changed: Vec<String> = git(&["status", "--porcelain", "--untracked-files=no"])
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().last().map(str::to_owned))
-        .collect();
-    let profile = profile_dir()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default();
-    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let seconds = m.done.as_secs_f64();
     let status = m.sweep.status.clone().unwrap_or_default();
     let status_bytes = serde_json::to_vec(&status).map_or(0, |v| v.len());
@@ -464,58 +418,55 @@ fn report(
     sweep["per_trial"] = json!(round(m.reconciles_at_done as f64 / trials as f64, 2));
     sweep["per_second"] = json!(round(m.reconciles_at_done as f64 / seconds, 1));
     sweep["by_trials_created"] = json!(windows(&m.snapshots, trials));
-    json!({
-        "date": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "git_commit": git(&["rev-parse", "HEAD"]).unwrap_or_default(),
-        "git_uncommitted_changes": changed,
-        "profile": profile,
-        "machine": {
-            "nproc": nproc,
-            "cpu_model": cpu_model(),
-            "load_average_start": load_start,
-            "load_average_end": load_average(),
+    let mut result = provenance(load_start);
+    result.extend(
+        match json!({
+            "setup": {
+                "algorithm": algorithm,
+                "max_trials": trials,
+                "parallel_trials": options.parallel_trials.min(trials),
+                "parameters": "learningRate, double, 1e-4 to 1, log scale",
+                "operator_concurrency": CONCURRENCY,
+                "pods": "lepton-runner-stub train with LEPTON_STUB_RESULTS_FROM_SPEC=1: exits at \
+                         once with an AUC that peaks at learningRate 0.01",
+            },
+            "completion": {
+                "create_to_succeeded_s": round(seconds, 3),
+                "trials_per_second": round(trials as f64 / seconds, 2),
+            },
+            "sweep_controller": sweep,
+            "trainingjob_controller": controller_figures(&m.metrics, CONTROLLER),
+            "status": {
+                "status_json_bytes": status_bytes,
+                "object_json_bytes": object_bytes,
+                "pareto_front_trials": status.pareto_front.len(),
+                "best_trial": best.map(|b| b.name.clone()),
+                "best_objective": best.and_then(|b| b.objective).map(|v| round(v, 5)),
+                "best_learning_rate": best
+                    .and_then(|b| serde_json::to_value(&b.parameters).ok())
+                    .and_then(|p| p.get("learningRate").cloned()),
+            },
+            "checks": m.checks,
+            "memory": {
+                "rss_before_sweep_mib": mib(m.rss_before_kib),
+                "rss_peak_sampled_mib": mib(peak_sampled),
+                "vm_hwm_mib": mib(m.hwm_kib),
+                "rss_idle_mib": mib(m.rss_idle_kib),
+                "idle_after_s": IDLE_WAIT.as_secs(),
+            },
+            "cpu": {
+                "window_s": round(seconds, 2),
+                "machine_capacity_s": round(seconds * nproc() as f64, 2),
+                "machine_busy_s": round(m.cpu.machine, 2),
+                "operator_s": round(m.cpu.operator, 2),
+                "benchmark_process_s": round(m.cpu.bench, 2),
+            },
+        }) {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
         },
-        "setup": {
-            "algorithm": algorithm,
-            "max_trials": trials,
-            "parallel_trials": options.parallel_trials.min(trials),
-            "parameters": "learningRate, double, 1e-4 to 1, log scale",
-            "operator_concurrency": CONCURRENCY,
-            "pods": "lepton-runner-stub train with LEPTON_STUB_RESULTS_FROM_SPEC=1: exits at \
-                     once with an AUC that peaks at learningRate 0.01",
-        },
-        "completion": {
-            "create_to_succeeded_s": round(seconds, 3),
-            "trials_per_second": round(trials as f64 / seconds, 2),
-        },
-        "sweep_controller": sweep,
-        "trainingjob_controller": controller_figures(&m.metrics, CONTROLLER),
-        "status": {
-            "status_json_bytes": status_bytes,
-            "object_json_bytes": object_bytes,
-            "pareto_front_trials": status.pareto_front.len(),
-            "best_trial": best.map(|b| b.name.clone()),
-            "best_objective": best.and_then(|b| b.objective).map(|v| round(v, 5)),
-            "best_learning_rate": best
-                .and_then(|b| serde_json::to_value(&b.parameters).ok())
-                .and_then(|p| p.get("learningRate").cloned()),
-        },
-        "checks": m.checks,
-        "memory": {
-            "rss_before_sweep_mib": mib(m.rss_before_kib),
-            "rss_peak_sampled_mib": mib(peak_sampled),
-            "vm_hwm_mib": mib(m.hwm_kib),
-            "rss_idle_mib": mib(m.rss_idle_kib),
-            "idle_after_s": IDLE_WAIT.as_secs(),
-        },
-        "cpu": {
-            "window_s": round(seconds, 2),
-            "machine_capacity_s": round(seconds * nproc as f64, 2),
-            "machine_busy_s": round(m.cpu.machine, 2),
-            "operator_s": round(m.cpu.operator, 2),
-            "benchmark_process_s": round(m.cpu.bench, 2),
-        },
-    })
+    );
+    Value::Object(result)
 }
 
 /// The figures shown for each run, as (label, template): `{a.b}` is the run's field `a.b`.
