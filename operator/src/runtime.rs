@@ -211,20 +211,20 @@ fn training_jobs(
         api::<Pod>(&client, namespace),
         watcher::Config::default().labels(TRAINING_JOB_LABEL),
         |pod| owner_by_label::<TrainingJob>(&pod, TRAINING_JOB_LABEL),
-    )
-    .reconcile_all_on(ctx.config.changes())
-    .graceful_shutdown_on(stop_on(shutdown));
-    count_phases(&ctx.metrics, "TrainingJob", controller.store(), |tj| {
-        tj.status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .map(|p| format!("{p:?}"))
-    });
-    drive(
+    );
+    start(
         controller,
+        ctx,
+        shutdown,
+        "TrainingJob",
+        |tj| {
+            tj.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .map(|p| format!("{p:?}"))
+        },
         training_job::CONTROLLER,
         training_job::reconcile,
-        ctx,
     )
 }
 
@@ -245,20 +245,20 @@ fn tuning_sweeps(
     .owns(
         api::<TrainingJob>(&client, namespace),
         watcher::Config::default().labels(TUNING_SWEEP_LABEL),
-    )
-    .reconcile_all_on(ctx.config.changes())
-    .graceful_shutdown_on(stop_on(shutdown));
-    count_phases(&ctx.metrics, "TuningSweep", controller.store(), |ts| {
-        ts.status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .map(|p| format!("{p:?}"))
-    });
-    drive(
+    );
+    start(
         controller,
+        ctx,
+        shutdown,
+        "TuningSweep",
+        |ts| {
+            ts.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .map(|p| format!("{p:?}"))
+        },
         tuning_sweep::CONTROLLER,
         tuning_sweep::reconcile,
-        ctx,
     )
 }
 
@@ -288,10 +288,10 @@ fn model_deployments(
         |pod| owner_by_label::<ModelDeployment>(&pod, MODEL_DEPLOYMENT_LABEL),
     );
     // A deployment that serves a TrainingJob's model moves when that job finishes, and one
-    // that serves a sweep's choice when the sweep or one of its trials changes.
-    let store = controller.store();
-    let deployments_of_job = store.clone();
-    let deployments_of_sweep = store.clone();
+    // that serves a sweep's choice when the sweep's status changes (which it does whenever a
+    // trial finishes), not on every progress write of every trial.
+    let deployments_of_job = controller.store();
+    let deployments_of_sweep = controller.store();
     let controller = controller
         .watches(
             api::<TrainingJob>(&client, namespace),
@@ -299,18 +299,13 @@ fn model_deployments(
             move |tj| {
                 let namespace = tj.namespace();
                 let name = tj.name_any();
-                let sweep = tj.labels().get(TUNING_SWEEP_LABEL).cloned();
                 deployments_of_job
                     .state()
                     .into_iter()
                     .filter(|md| {
                         md.namespace() == namespace
-                            && model_sources(md).any(|source| {
-                                source.training_job.as_deref() == Some(name.as_str())
-                                    || (sweep.is_some()
-                                        && source.tuning_sweep.as_ref().map(|s| &s.name)
-                                            == sweep.as_ref())
-                            })
+                            && model_sources(md)
+                                .any(|source| source.training_job.as_deref() == Some(name.as_str()))
                     })
                     .map(|md| ObjectRef::from_obj(&*md))
                     .collect::<Vec<_>>()
@@ -335,21 +330,49 @@ fn model_deployments(
                     .map(|md| ObjectRef::from_obj(&*md))
                     .collect::<Vec<_>>()
             },
-        )
-        .reconcile_all_on(ctx.config.changes())
-        .graceful_shutdown_on(stop_on(shutdown));
-    count_phases(&ctx.metrics, "ModelDeployment", store, |md| {
-        md.status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .map(|p| format!("{p:?}"))
-    });
-    drive(
+        );
+    start(
         controller,
+        ctx,
+        shutdown,
+        "ModelDeployment",
+        |md| {
+            md.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .map(|p| format!("{p:?}"))
+        },
         model_deployment::CONTROLLER,
         model_deployment::reconcile,
-        ctx,
     )
+}
+
+/// Finishes building `controller` (reconcile everything when the configuration changes, stop
+/// on `shutdown`), exports its objects by phase, and runs it.
+fn start<K, Fut>(
+    controller: Controller<K>,
+    ctx: Arc<Context>,
+    shutdown: watch::Receiver<bool>,
+    kind: &'static str,
+    phase: fn(&K) -> Option<String>,
+    name: &'static str,
+    reconcile: fn(Arc<K>, Arc<Context>) -> Fut,
+) -> BoxFuture<'static, ()>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    Fut: std::future::Future<Output = Result<Action>> + Send + 'static,
+{
+    let controller = controller
+        .reconcile_all_on(ctx.config.changes())
+        .graceful_shutdown_on(stop_on(shutdown));
+    count_phases(&ctx.metrics, kind, controller.store(), phase);
+    drive(controller, name, reconcile, ctx)
 }
 
 /// The primary and the canary model sources of a deployment.
