@@ -52,6 +52,8 @@ pub(crate) fn short(x: f64) -> String {
 /// start_step on. The message names the rule and the numbers, e.g.
 /// "medianStop: best logLoss 0.31 at step 7 is worse than the median 0.24 of 5 trials' running averages".
 ///
+/// `others` may include `trial` itself (every trial of a sweep, say): it is left out.
+///
 /// "Reported that step" means reached it: an other trial whose curve goes to step `s` or
 /// beyond counts, even if it skipped logging exactly `s`. Losses are compared as given; the
 /// caller negates maximised metrics, and `metric_name` only labels the message.

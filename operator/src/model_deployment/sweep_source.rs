@@ -8,14 +8,12 @@
 use kube::ResourceExt;
 use lepton_crds::status::model_deployment::reasons;
 use lepton_crds::v1alpha1::{
-    SelectionPolicy, ServedModel, SweepModelSelection, TrainingJob, TrainingJobPhase, TuningSweep,
-    TuningSweepPhase,
+    SelectionPolicy, ServedModel, SweepModelSelection, TrainingJob, TuningSweep, TuningSweepPhase,
 };
 use lepton_tuning::pareto::{Candidate, Selection, select};
 
 use super::source::{ModelRef, Resolution};
-use crate::names::TRIAL_INDEX_LABEL;
-use crate::tuning_sweep::trials;
+use crate::tuning_sweep::trials::{self, TrialPhase};
 
 /// The `status.model.source` of a model chosen from `sweep`: `tuningSweep/<sweep>/<trial>`.
 pub fn source_name(sweep: &str, trial: &str) -> String {
@@ -44,25 +42,22 @@ pub fn resolve(
     );
     let goal = trials::goal(&sweep.spec);
     let metric = sweep.spec.objective.metric.as_str();
-    let usable: Vec<&TrainingJob> = trial_jobs
+    // Succeeded trials with an objective and a model, each read once.
+    let usable: Vec<(&TrainingJob, trials::Trial)> = trial_jobs
         .iter()
-        .filter(|tj| tj.labels().contains_key(TRIAL_INDEX_LABEL))
-        .filter(|tj| {
-            let status = tj.status.as_ref();
-            status.and_then(|s| s.phase) == Some(TrainingJobPhase::Succeeded)
-                && status
-                    .and_then(|s| s.model.as_ref())
-                    .and_then(|m| m.uri.as_ref())
-                    .is_some()
+        .filter_map(|tj| Some((tj, trials::read(tj, metric)?)))
+        .filter(|(_, trial)| {
+            trial.phase == TrialPhase::Succeeded
+                && trial.objective.is_some()
+                && trial.model_uri.is_some()
         })
-        .filter(|tj| trials::read(tj, metric).is_some_and(|t| t.objective.is_some()))
         .collect();
 
     if !finished
         && let Some(serving) = serving
         && let Some(source) = &serving.source
         && let Some(trial) = source.strip_prefix(&format!("tuningSweep/{name}/"))
-        && let Some(tj) = usable.iter().find(|tj| tj.name_any() == trial)
+        && let Some((tj, _)) = usable.iter().find(|(tj, _)| tj.name_any() == trial)
     {
         return Resolution::Ready(model_of(name, tj));
     }
@@ -89,13 +84,10 @@ pub fn resolve(
     }
     let candidates: Vec<Candidate> = usable
         .iter()
-        .map(|tj| {
-            let trial = trials::read(tj, metric).unwrap_or_else(|| unreachable_trial(tj));
-            Candidate {
-                loss: trials::loss(goal, trial.objective.unwrap_or(f64::NAN)),
-                latency_ms: trial.latency_ms,
-                cost: trial.cost,
-            }
+        .map(|(_, trial)| Candidate {
+            loss: trials::loss(goal, trial.objective.unwrap_or(f64::NAN)),
+            latency_ms: trial.latency_ms,
+            cost: trial.cost,
         })
         .collect();
     let tolerance = selection.tolerance.unwrap_or(0.0);
@@ -105,31 +97,8 @@ pub fn resolve(
         SelectionPolicy::CheapestWithin => Selection::CheapestWithin(tolerance),
     };
     match select(policy, &candidates) {
-        Some(i) => Resolution::Ready(model_of(name, usable[i])),
+        Some(i) => Resolution::Ready(model_of(name, usable[i].0)),
         None => Resolution::Waiting(format!("no trial of TuningSweep {name} can be chosen yet")),
-    }
-}
-
-// `usable` holds only trials that read, so this is never called; it keeps the code free of
-// a panic should that ever change.
-fn unreachable_trial(tj: &TrainingJob) -> trials::Trial {
-    trials::Trial {
-        name: tj.name_any(),
-        index: 0,
-        parameters: Default::default(),
-        phase: trials::TrialPhase::Failed,
-        stop_requested: false,
-        objective: None,
-        metrics: Default::default(),
-        cost: None,
-        latency_ms: None,
-        model_bytes: None,
-        training_seconds: None,
-        fidelity: None,
-        promoted_from: None,
-        bracket: None,
-        curve: Vec::new(),
-        model_uri: None,
     }
 }
 
@@ -155,7 +124,8 @@ mod tests {
     use crate::training_job::tests::training_job;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use lepton_crds::v1alpha1::{
-        ModelArtifact, TrainingCost, TrainingJobStatus, TuningSweepSpec, TuningSweepStatus,
+        ModelArtifact, TrainingCost, TrainingJobPhase, TrainingJobStatus, TuningSweepSpec,
+        TuningSweepStatus,
     };
 
     fn sweep(phase: TuningSweepPhase) -> TuningSweep {

@@ -120,15 +120,13 @@ pub fn decide(sweep: &TuningSweep, trials: &[Trial], now: Timestamp) -> Decision
             if trial.phase != TrialPhase::Running || trial.stop_requested {
                 continue;
             }
-            let others: Vec<ObservedTrial> = observed
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, o)| o.clone())
-                .collect();
-            if let Some(message) =
-                median_stop(&rule, spec.objective.metric.as_str(), &observed[i], &others)
-            {
+            // The rule leaves the trial itself out of the others.
+            if let Some(message) = median_stop(
+                &rule,
+                spec.objective.metric.as_str(),
+                &observed[i],
+                &observed,
+            ) {
                 stops.push(Stop {
                     name: trial.name.clone(),
                     message,
