@@ -1,0 +1,3 @@
+//! The `lepton` command.
+
+fn main() {}
