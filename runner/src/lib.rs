@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod models;
 pub mod onnx;
 pub mod onnx_runtime;
+pub mod parent_guard;
 pub mod preprocess;
 pub mod profile;
 pub mod progress;

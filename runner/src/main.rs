@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     init_logging();
+    lepton_runner::parent_guard::watch_from_env();
     let args: Vec<String> = std::env::args().skip(1).collect();
     lepton_runner::cli::main(&args)
 }

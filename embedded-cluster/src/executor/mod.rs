@@ -29,6 +29,11 @@ use kubelet::Kubelet;
 /// The annotation holding the `127.0.0.1:PORT` address of a serving pod or of a Service.
 pub const LOCAL_ADDRESS: &str = "lepton.ai/local-address";
 
+/// The variable holding the process id of the program that runs the executor. Every process
+/// gets it, and the runner exits when its parent is no longer that process, so not even a
+/// `kill -9` of the executor's program leaves a model server behind.
+pub const PARENT_PID_ENV: &str = "LEPTON_EXIT_WITH_PARENT";
+
 /// Settings of a [`LocalExecutor`].
 #[derive(Debug, Clone)]
 pub struct ExecutorConfig {
@@ -58,6 +63,9 @@ pub struct ExecutorConfig {
     pub max_termination_grace: Duration,
     /// A kubeconfig file passed to pods as `KUBECONFIG`, so the runner can reach the API.
     pub pod_kubeconfig: Option<PathBuf>,
+    /// Variables every process gets, under the pod's own (which win): for example where
+    /// ONNX Runtime's library is on this machine.
+    pub env: Vec<(String, String)>,
 }
 
 impl ExecutorConfig {
@@ -74,6 +82,7 @@ impl ExecutorConfig {
             readiness_path: "/v2/health/ready".into(),
             max_termination_grace: Duration::from_secs(5),
             pod_kubeconfig: None,
+            env: Vec::new(),
         }
     }
 }

@@ -116,7 +116,9 @@ pub(crate) async fn plan(
             None
         };
     let termination_log = dir.join(format!("{}.termination-log", container.name));
-    let mut env = resolve_env(client, pod, container).await?;
+    let mut env = config.env.clone();
+    env.push((super::PARENT_PID_ENV.into(), std::process::id().to_string()));
+    env.extend(resolve_env(client, pod, container).await?);
     env.push((
         "LEPTON_TERMINATION_LOG".into(),
         termination_log.display().to_string(),
