@@ -30,6 +30,7 @@ mod server;
 mod ssa;
 mod status_error;
 mod store;
+mod table;
 
 pub use cluster::{CONTEXT_NAME, EmbeddedCluster, EmbeddedClusterBuilder};
 pub use error::Error;

@@ -8,6 +8,8 @@ use lepton_crds::admission::{CrdValidator, lepton_validators};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
+use crate::table::Printer;
+
 /// What happens to dependents when an owner is deleted without a `propagationPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Propagation {
@@ -35,6 +37,9 @@ pub(crate) struct ResourceType {
     pub plural: String,
     pub singular: String,
     pub short_names: Vec<String>,
+    /// Discovery categories: `kubectl get lepton` lists the Lepton kinds, `kubectl get all`
+    /// the workloads and Services.
+    pub categories: Vec<String>,
     pub namespaced: bool,
     /// Served with a `/status` subresource: status is ignored on the main resource.
     pub status: bool,
@@ -48,6 +53,10 @@ pub(crate) struct ResourceType {
     pub validator: Option<Mutex<CrdValidator>>,
     /// Admission of `status` writes for Lepton kinds (see [`status_validator`]).
     pub status_validator: Option<Mutex<CrdValidator>>,
+    /// The columns `kubectl get` prints (the `Table` form of lists and objects).
+    pub printer: Printer,
+    /// The CRD version's `openAPIV3Schema`, published for `kubectl explain`.
+    pub schema: Option<Value>,
 }
 
 impl std::fmt::Debug for ResourceType {
@@ -65,6 +74,7 @@ impl ResourceType {
             plural: plural.into(),
             singular: kind.to_lowercase(),
             short_names: Vec::new(),
+            categories: Vec::new(),
             namespaced: true,
             status: false,
             generation: false,
@@ -72,6 +82,8 @@ impl ResourceType {
             default_propagation: Propagation::Background,
             validator: None,
             status_validator: None,
+            printer: Printer::for_builtin(group, kind),
+            schema: None,
         }
     }
 
@@ -91,6 +103,12 @@ impl ResourceType {
         self
     }
 
+    /// In the `all` category, as the API server puts its workloads and Services.
+    fn in_all(mut self) -> Self {
+        self.categories = vec!["all".to_owned()];
+        self
+    }
+
     fn from_crd(crd: &CustomResourceDefinition, validator: CrdValidator) -> Self {
         let version = &crd.spec.versions[0];
         let names = &crd.spec.names;
@@ -104,6 +122,7 @@ impl ResourceType {
                 .clone()
                 .unwrap_or_else(|| names.kind.to_lowercase()),
             short_names: names.short_names.clone().unwrap_or_default(),
+            categories: names.categories.clone().unwrap_or_default(),
             namespaced: crd.spec.scope == "Namespaced",
             status: version
                 .subresources
@@ -119,6 +138,12 @@ impl ResourceType {
             default_propagation: Propagation::Background,
             validator: Some(Mutex::new(validator)),
             status_validator: status_validator(crd),
+            printer: Printer::for_crd(version.additional_printer_columns.as_deref()),
+            schema: version
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref())
+                .and_then(|s| serde_json::to_value(s).ok()),
         }
     }
 
@@ -251,7 +276,9 @@ fn builtin_types() -> Vec<ResourceType> {
         .with_short_names(&["ns"]);
     namespace.namespaced = false;
     namespace.generation = false;
-    let mut job = ResourceType::builtin("batch", "v1", "Job", "jobs").with_status();
+    let mut job = ResourceType::builtin("batch", "v1", "Job", "jobs")
+        .with_status()
+        .in_all();
     // batch/v1 Jobs orphan their pods unless told otherwise, for compatibility with old
     // clients; a controller must ask for Background explicitly.
     job.default_propagation = Propagation::Orphan;
@@ -270,10 +297,12 @@ fn builtin_types() -> Vec<ResourceType> {
                 "status.podIP",
                 "status.nominatedNodeName",
             ])
-            .with_short_names(&["po"]),
+            .with_short_names(&["po"])
+            .in_all(),
         ResourceType::builtin("", "v1", "Service", "services")
             .with_status()
-            .with_short_names(&["svc"]),
+            .with_short_names(&["svc"])
+            .in_all(),
         ResourceType::builtin("", "v1", "ConfigMap", "configmaps").with_short_names(&["cm"]),
         ResourceType::builtin("", "v1", "Secret", "secrets").with_fields(&["type"]),
         ResourceType::builtin("", "v1", "ServiceAccount", "serviceaccounts")
@@ -284,7 +313,8 @@ fn builtin_types() -> Vec<ResourceType> {
         job,
         ResourceType::builtin("apps", "v1", "Deployment", "deployments")
             .with_status()
-            .with_short_names(&["deploy"]),
+            .with_short_names(&["deploy"])
+            .in_all(),
         ResourceType::builtin(
             "autoscaling",
             "v2",
@@ -292,7 +322,8 @@ fn builtin_types() -> Vec<ResourceType> {
             "horizontalpodautoscalers",
         )
         .with_status()
-        .with_short_names(&["hpa"]),
+        .with_short_names(&["hpa"])
+        .in_all(),
         ResourceType::builtin("coordination.k8s.io", "v1", "Lease", "leases"),
         ResourceType::builtin("rbac.authorization.k8s.io", "v1", "Role", "roles"),
         ResourceType::builtin(
@@ -327,6 +358,7 @@ mod tests {
         assert!(tj.status && tj.namespaced && tj.validator.is_some());
         assert!(tj.status_validator.is_some());
         assert!(tj.selectable("status.phase"));
+        assert_eq!(tj.categories, ["lepton"]);
         assert!(!tj.selectable("spec.data"));
         assert_eq!(tj.group_resource(), "trainingjobs.lepton.ai");
         let pod = registry.by_plural("", "v1", "pods").expect("pods served");

@@ -222,6 +222,19 @@ impl StatusError {
         )
     }
 
+    /// A create or replace body in a format other than JSON. kubectl's generator commands
+    /// (`kubectl create configmap`, `create job`, ...) send protobuf, which this server does
+    /// not read, so the message says how to send the same object as JSON.
+    pub fn body_not_json(content_type: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json (got {content_type:?}); the embedded cluster reads JSON only: for a kubectl generator command, add `--dry-run=client -o json` and pipe it to `kubectl create -f -`"
+            ),
+        )
+    }
+
     /// A watch or continue token older than the kept history.
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)

@@ -125,4 +125,5 @@ conformance!(
     lifecycle::orphan_deletion_keeps_dependents,
     lepton::lepton_kinds_are_admitted_against_their_crd,
     lepton::lepton_status_and_generation,
+    tables::tables_print_the_printer_columns,
 );

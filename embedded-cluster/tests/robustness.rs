@@ -66,6 +66,7 @@ async fn malformed_requests_get_status_errors() {
         ("POST", cms.into(), json, br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":"x"}"#.to_vec(), 400, "BadRequest"),
         ("POST", cms.into(), json, br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{}}"#.to_vec(), 422, "Invalid"),
         ("POST", cms.into(), json, br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","resourceVersion":"5"}}"#.to_vec(), 400, "BadRequest"),
+        ("POST", cms.into(), "application/vnd.kubernetes.protobuf", b"k8s\x00".to_vec(), 415, "UnsupportedMediaType"),
         ("GET", "/apis/nope.example/v1/things".into(), json, vec![], 404, "NotFound"),
         ("GET", "/api/v1/namespaces/default/pods/p/exec".into(), json, vec![], 404, "NotFound"),
         ("GET", "/api/v1/namespaces/default/configmaps/a/status".into(), json, vec![], 404, "NotFound"),
@@ -182,6 +183,63 @@ async fn discovery_documents_describe_the_served_kinds() {
     assert!(resources.contains(&"trainingjobs") && resources.contains(&"trainingjobs/status"));
     let (code, _) = raw(addr, "GET", "/apis/nope/v1", "application/json", b"").await;
     assert_eq!(code, 404);
+
+    // Aggregated discovery, which kubectl asks for first: every group in one answer, typed
+    // by its Content-Type.
+    let accept =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let (head, aggregated) = get_with_accept(addr, "/apis", accept).await;
+    assert!(
+        head.to_ascii_lowercase().contains(
+            "content-type: application/json;g=apidiscovery.k8s.io;v=v2;as=apigroupdiscoverylist"
+        ),
+        "{head}"
+    );
+    assert_eq!(aggregated["kind"], "APIGroupDiscoveryList");
+    let lepton = aggregated["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["metadata"]["name"] == "lepton.ai")
+        .expect("lepton.ai");
+    let tj = lepton["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "trainingjobs")
+        .expect("trainingjobs");
+    assert_eq!(
+        (&tj["resource"], &tj["shortNames"][0], &tj["categories"][0]),
+        (&"trainingjobs".into(), &"tj".into(), &"lepton".into()),
+        "{lepton}"
+    );
+    let (_, core) = get_with_accept(addr, "/api", accept).await;
+    assert_eq!(core["items"][0]["versions"][0]["version"], "v1");
+
+    // OpenAPI v3, for kubectl explain and server-side field validation.
+    let (_, index) = get_with_accept(addr, "/openapi/v3", "application/json").await;
+    let url = index["paths"]["apis/lepton.ai/v1alpha1"]["serverRelativeURL"]
+        .as_str()
+        .expect("a document for lepton.ai/v1alpha1")
+        .to_owned();
+    let (_, document) = get_with_accept(addr, &url, "application/json").await;
+    assert!(document["components"]["schemas"]["ai.lepton.v1alpha1.TuningSweep"].is_object());
+}
+
+/// A GET with an `Accept` header: the response head and the JSON body.
+async fn get_with_accept(addr: std::net::SocketAddr, path: &str, accept: &str) -> (String, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head =
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_default();
+    (
+        head.to_owned(),
+        serde_json::from_str(body.trim()).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]

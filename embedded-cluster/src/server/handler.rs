@@ -48,7 +48,11 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
     let outcome = match route(request.uri().path()) {
         Some(Route::Resource(path)) => serve_resource(&shared, request, path, query).await,
         Some(discovery) if request.method() == Method::GET => {
-            super::discovery::serve(&shared.registry, &discovery)
+            let accept = request
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            super::discovery::serve(&shared.registry, &discovery, accept)
         }
         Some(_) => Err(StatusError::method_not_allowed(request.uri().path())),
         None => Err(StatusError::no_route(request.uri().path())),
@@ -62,6 +66,19 @@ async fn read_body(request: Request<Incoming>) -> Result<Bytes, StatusError> {
         .await
         .map(|b| b.to_bytes())
         .map_err(|_| StatusError::too_large(MAX_BODY))
+}
+
+/// Checks that a create or replace body is JSON (or says nothing of its type).
+fn check_json_body(request: &Request<Incoming>) -> Result<(), StatusError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match content_type.split(';').next().unwrap_or_default().trim() {
+        "" | "application/json" | "*/*" => Ok(()),
+        _ => Err(StatusError::body_not_json(content_type)),
+    }
 }
 
 fn parse_object(body: &[u8]) -> Result<Value, StatusError> {
@@ -103,12 +120,13 @@ async fn serve_resource(
         Some("status") if rt.status && path.name.is_some() => Some(Subresource::Status),
         Some(_) => return Err(StatusError::no_route(&described)),
     };
-    let form = Form::from_accept(
+    let form = Form::negotiate(
         request
             .headers()
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok()),
-    );
+        query.include_object.as_deref(),
+    )?;
     let namespace = path.namespace.clone().unwrap_or_default();
     if rt.namespaced
         && namespace.is_empty()
@@ -142,19 +160,21 @@ async fn serve_resource(
                 .state()
                 .get(&key)
                 .ok_or_else(|| StatusError::not_found(&rt, &key.name))?;
-            Ok(response::object(200, &object, form))
+            Ok(response::object(200, &rt, &object, form))
         }
         (Method::POST, None) => {
+            check_json_body(&request)?;
             let body = parse_object(&read_body(request).await?)?;
             let created = write(shared, |txn| {
                 txn.create(&rt, &namespace, body, &opts, ManagedMode::Update)
             })?;
-            Ok(response::object(201, &created, form))
+            Ok(response::object(201, &rt, &created, form))
         }
         (Method::PUT, Some(key)) => {
+            check_json_body(&request)?;
             let body = parse_object(&read_body(request).await?)?;
             let replaced = write(shared, |txn| txn.replace(&rt, &key, body, &opts))?;
-            Ok(response::object(200, &replaced, form))
+            Ok(response::object(200, &rt, &replaced, form))
         }
         (Method::PATCH, Some(key)) => {
             let content_type = request
@@ -174,7 +194,7 @@ async fn serve_resource(
             let existed = shared.state().get(&key).is_some();
             let patched = write(shared, |txn| txn.patch(&rt, &key, kind, &body, &opts))?;
             let code = if existed { 200 } else { 201 };
-            Ok(response::object(code, &patched, form))
+            Ok(response::object(code, &rt, &patched, form))
         }
         (Method::DELETE, key) => {
             if subresource.is_some() {
@@ -192,7 +212,7 @@ async fn serve_resource(
             match key {
                 Some(key) => {
                     let deleted = write(shared, |txn| txn.delete(&rt, &key, &delete))?;
-                    Ok(response::object(200, &deleted, form))
+                    Ok(response::object(200, &rt, &deleted, form))
                 }
                 None => {
                     let list = list_query(&rt, path.namespace, &query)?;

@@ -4,6 +4,7 @@
 
 mod discovery;
 mod handler;
+mod openapi;
 mod query;
 mod response;
 mod router;

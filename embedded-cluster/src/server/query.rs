@@ -19,6 +19,8 @@ pub(crate) struct Query {
     pub force: bool,
     pub dry_run: bool,
     pub propagation: Option<Propagation>,
+    /// What Table rows carry (`Metadata`, `Object`, `None`); read only for Tables.
+    pub include_object: Option<String>,
 }
 
 fn flag(value: &str) -> bool {
@@ -60,6 +62,7 @@ impl Query {
                         StatusError::bad_request(format!("unknown propagationPolicy {value:?}"))
                     })?);
                 }
+                "includeObject" => out.include_object = Some(value),
                 _ => {}
             }
         }

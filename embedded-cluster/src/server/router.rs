@@ -14,6 +14,10 @@ pub(crate) enum Route {
     Resources { group: String, version: String },
     /// A collection, an object or a subresource.
     Resource(ResourcePath),
+    /// `/openapi/v3`: the list of OpenAPI documents.
+    OpenApiIndex,
+    /// `/openapi/v3/api/v1` or `/openapi/v3/apis/GROUP/VERSION`: one document.
+    OpenApi(String),
 }
 
 /// A resource URL.
@@ -38,6 +42,8 @@ pub(crate) fn route(path: &str) -> Option<Route> {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match segments.as_slice() {
         ["version"] => Some(Route::Version),
+        ["openapi", "v3"] => Some(Route::OpenApiIndex),
+        ["openapi", "v3", rest @ ..] => Some(Route::OpenApi(rest.join("/"))),
         ["api"] => Some(Route::CoreVersions),
         ["apis"] => Some(Route::Groups),
         ["api", version] => Some(Route::Resources {
@@ -153,5 +159,11 @@ mod tests {
             })
         );
         assert_eq!(route("/healthz/x/y/z/w/v/u/t"), None);
+        assert_eq!(route("/openapi/v3"), Some(Route::OpenApiIndex));
+        assert_eq!(
+            route("/openapi/v3/apis/lepton.ai/v1alpha1"),
+            Some(Route::OpenApi("apis/lepton.ai/v1alpha1".into()))
+        );
+        assert_eq!(route("/openapi/v2"), None);
     }
 }

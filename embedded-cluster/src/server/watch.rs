@@ -42,6 +42,9 @@ struct WatchStream {
     changes: watch::Receiver<u64>,
     drops: watch::Receiver<u64>,
     done: bool,
+    /// A Table watch sends the column definitions with its first event only, as the API
+    /// server does; kubectl keeps the columns it saw last.
+    headers_sent: bool,
 }
 
 fn line(kind: &str, object: &Value) -> Bytes {
@@ -86,6 +89,7 @@ pub(crate) fn serve(
         next_bookmark: now + shared.bookmark_interval,
         deadline: now + timeout,
         done: false,
+        headers_sent: false,
     };
     stream.changes.borrow_and_update();
     stream.drops.borrow_and_update();
@@ -102,18 +106,21 @@ pub(crate) fn serve(
             Some(rv) if !initial => stream.seen = rv,
             _ => {
                 stream.seen = state.rv();
-                for object in state.list(&stream.resource, stream.list.namespace.as_deref(), None) {
-                    if stream.matches(object) {
-                        stream
-                            .pending
-                            .push_back(line("ADDED", &form.render(object)));
-                    }
+                let current: Vec<_> = state
+                    .list(&stream.resource, stream.list.namespace.as_deref(), None)
+                    .filter(|object| stream.matches(object))
+                    .cloned()
+                    .collect();
+                for object in &current {
+                    let event = stream.event("ADDED", object);
+                    stream.pending.push_back(event);
                 }
                 if query.send_initial_events && stream.bookmarks {
                     let mut bookmark = stream.bookmark(stream.seen);
                     bookmark["metadata"]["annotations"] =
                         json!({"k8s.io/initial-events-end": "true"});
-                    stream.pending.push_back(line("BOOKMARK", &bookmark));
+                    let event = stream.event("BOOKMARK", &bookmark);
+                    stream.pending.push_back(event);
                 }
             }
         }
@@ -137,6 +144,13 @@ impl WatchStream {
             && self.list.fields.matches(object)
     }
 
+    /// One event line, its object in the form the watch asked for.
+    fn event(&mut self, kind: &str, object: &Value) -> Bytes {
+        let rendered = self.form.render(&self.rt, object, !self.headers_sent);
+        self.headers_sent = true;
+        line(kind, &rendered)
+    }
+
     fn bookmark(&self, rv: u64) -> Value {
         json!({
             "kind": self.rt.kind,
@@ -146,7 +160,7 @@ impl WatchStream {
     }
 
     /// The event this watch sees for a stored event, given its selectors.
-    fn translate(&self, event: &StoredEvent) -> Option<Bytes> {
+    fn translate(&mut self, event: &StoredEvent) -> Option<Bytes> {
         let now = self.matches(&event.object);
         let before = event.previous.as_deref().is_some_and(|p| self.matches(p));
         let kind = match event.kind {
@@ -157,7 +171,7 @@ impl WatchStream {
             EventType::Deleted if before || now => EventType::Deleted,
             _ => return None,
         };
-        Some(line(kind.as_str(), &self.form.render(&event.object)))
+        Some(self.event(kind.as_str(), &event.object))
     }
 
     fn poll_log(&mut self) {
@@ -203,7 +217,9 @@ impl WatchStream {
                 }
                 _ = tokio::time::sleep_until(self.next_bookmark), if self.bookmarks => {
                     self.next_bookmark = Instant::now() + self.shared.bookmark_interval;
-                    self.pending.push_back(line("BOOKMARK", &self.bookmark(self.seen)));
+                    let bookmark = self.bookmark(self.seen);
+                    let event = self.event("BOOKMARK", &bookmark);
+                    self.pending.push_back(event);
                 }
                 _ = tokio::time::sleep_until(self.deadline) => self.done = true,
                 _ = self.drops.changed() => self.done = true,

@@ -8,6 +8,7 @@ pub mod lepton;
 pub mod lifecycle;
 pub mod patch;
 pub mod selectors;
+pub mod tables;
 pub mod watch;
 
 use k8s_openapi::api::core::v1::ConfigMap;
