@@ -13,6 +13,7 @@ pub mod run;
 pub mod session;
 pub mod setup;
 pub mod table;
+pub mod trials;
 
 use std::process::ExitCode;
 

@@ -50,9 +50,21 @@ pub fn ort_library(flag: Option<&str>) -> Result<PathBuf, CliError> {
             )))
         };
     }
-    let pythons = [PathBuf::from(".venv/bin/python"), PathBuf::from("python3")];
+    // `make demo` installs it into the repository's .venv: look there (from the working
+    // directory, or above the `lepton` binary in target/), then in the system's python3.
+    let mut pythons = vec![PathBuf::from(".venv/bin/python")];
+    if let Ok(exe) = std::env::current_exe() {
+        pythons.extend(
+            exe.ancestors()
+                .skip(1)
+                .take(4)
+                .map(|d| d.join(".venv/bin/python")),
+        );
+    }
+    pythons.push(PathBuf::from("python3"));
     pythons
         .iter()
+        .filter(|python| python.components().count() == 1 || python.exists())
         .find_map(|python| library_of_python(python))
         .ok_or_else(|| {
             CliError::Setup(

@@ -293,6 +293,37 @@ fn the_credit_default_pipeline_runs_and_kubectl_and_ctrl_c_work() {
         "{reported}\n{err}"
     );
 
+    // Mistakes against a live session name what is missing.
+    let output = session.lepton(&["predict", "no-such-model", "--row", "{}"]);
+    let (_, err) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no ModelDeployment \"no-such-model\" in namespace default"),
+        "{err}"
+    );
+    let output = session.lepton(&["describe", "widget", "x"]);
+    let (_, err) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("shows tj, ts and md, not \"widget\""), "{err}");
+    let output = session.lepton(&["get", "widgets"]);
+    let (_, err) = text(&output);
+    assert!(
+        err.contains("doesn't have a resource type \"widgets\""),
+        "{err}"
+    );
+    let output = session.lepton(&[
+        "predict",
+        "credit-default",
+        "--row",
+        r#"{"balance": "lots"}"#,
+    ]);
+    let (_, err) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("answered 400"),
+        "the server's reason is shown: {err}"
+    );
+
     // Ctrl-C stops everything the run started.
     let pid = session.child.id();
     let children = descendants(pid);
@@ -447,4 +478,60 @@ fn the_regression_example_trains_serves_and_predicts() {
         "{out}"
     );
     assert!(out.contains("predicted  {"), "{out}");
+}
+
+#[test]
+fn ctrl_c_while_training_stops_every_process() {
+    let work = TempDir::new("lepton-interrupt");
+    let pipeline = work.0.join("long.yaml");
+    std::fs::write(
+        &pipeline,
+        "apiVersion: lepton.ai/v1alpha1
+kind: TrainingJob
+metadata: {name: long}
+spec:
+  data: {source: pvc://lepton-datasets/Default.csv, target: default}
+  model: {family: mlp, metric: auc, hyperparameters: {epochs: 5000}, earlyStopping: {enabled: false}}
+",
+    )
+    .unwrap();
+    let session = work.0.join("session");
+    let mut child = lepton()
+        .args(run_args(&session, &[&pipeline]))
+        .current_dir(&work.0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut children = Vec::new();
+    while Instant::now() < deadline && children.is_empty() {
+        std::thread::sleep(Duration::from_millis(100));
+        children = descendants(pid)
+            .into_iter()
+            .filter(|&p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.contains("train"))
+            })
+            .collect();
+    }
+    assert!(!children.is_empty(), "the trainer started");
+    std::thread::sleep(Duration::from_millis(500));
+    kill("-INT", pid);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lepton exits within 30 s of Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(130), "an interrupted run says so");
+    let left: Vec<u32> = children.into_iter().filter(|&p| alive(p)).collect();
+    assert!(left.is_empty(), "processes left after Ctrl-C: {left:?}");
+    assert!(!session.join("session.json").exists());
 }

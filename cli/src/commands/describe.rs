@@ -220,20 +220,7 @@ async fn trials(
     ]];
     for t in &trials {
         let status = t.status.clone().unwrap_or_default();
-        let params = t
-            .annotations()
-            .get("lepton.ai/trial-parameters")
-            .and_then(|p| serde_json::from_str::<serde_json::Map<String, Value>>(p).ok())
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                        format!("{k}={}", format::parameter(&v))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
+        let params = crate::trials::describe(ts, &crate::trials::parameters_of(t), Some(t));
         let curve: Vec<f64> = status
             .progress
             .as_ref()

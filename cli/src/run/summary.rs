@@ -323,11 +323,8 @@ fn pareto_table(sweep: &TuningSweep, _resource: &str, observed: &Observed) -> St
                 notes.push(format!("← deployed by md/{md}"));
             }
         }
-        let params: Vec<String> = trial
-            .parameters
-            .iter()
-            .map(|(k, v)| format!("{k}={}", format::parameter(v)))
-            .collect();
+        let job = observed.jobs.iter().find(|j| j.name_any() == trial.name);
+        let params = crate::trials::describe(sweep, &trial.parameters, job);
         rows.push(vec![
             trial.name.clone(),
             trial.objective.map_or("-".into(), format::metric),
@@ -342,7 +339,7 @@ fn pareto_table(sweep: &TuningSweep, _resource: &str, observed: &Observed) -> St
                 }
             }),
             notes.join(", "),
-            params.join(" "),
+            params,
         ]);
     }
     let objectives: Vec<String> = sweep
