@@ -119,7 +119,13 @@ fn job_summary(job: &TrainingJob) -> (String, String) {
     if let Some((metric, value)) = objective {
         parts.push(format!("{metric} {}", format::metric(value)));
     }
-    if let Some(cost) = status.cost.as_ref().and_then(|c| c.total) {
+    // A cost of zero only says that no time has been billed yet.
+    if let Some(cost) = status
+        .cost
+        .as_ref()
+        .and_then(|c| c.total)
+        .filter(|c| *c > 0.0)
+    {
         parts.push(format::money(
             cost,
             status.cost.as_ref().and_then(|c| c.currency.as_deref()),
