@@ -273,7 +273,7 @@ mod tests {
         assert!(v.dir.is_absolute());
         for (bad, says) in [
             ("nodir", "write CLAIM=DIR"),
-            ("Bad_Claim=/tmp", "is not a claim name"),
+            ("Bad_Claim=somewhere", "is not a claim name"),
             ("data=/nonexistent/dir", "/nonexistent/dir"),
         ] {
             let e = parse_volume(bad).unwrap_err().to_string();
@@ -308,7 +308,7 @@ mod tests {
 
     #[test]
     fn the_local_configuration_parses_and_prices_the_example_pool() {
-        let session = SessionDir::at(Path::new("/tmp/lepton-config-test"));
+        let session = SessionDir::at(&std::env::temp_dir().join("lepton-config-test"));
         let config =
             lepton_operator::config::OperatorConfig::parse(&default_operator_config(&session))
                 .unwrap();

@@ -2,7 +2,7 @@
 //! deployment) to the directory given as the only argument, for a person to open.
 //!
 //! ```text
-//! cargo run -p lepton-report --example sample -- /tmp/lepton-report
+//! cargo run -p lepton-report --example sample -- target/report-sample
 //! ```
 
 #[path = "../tests/fixtures/mod.rs"]

@@ -18,10 +18,11 @@ use serde_json::{Map, Value, json};
 use crd::CrdColumn;
 
 /// The description of every `Name` column, from `ObjectMeta`.
-const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
+const NAME_DESCRIPTION: &str = "The object's name, unique among objects of its kind in its namespace; set at creation and never changed.";
 
 /// The description of every `Age` column, from `ObjectMeta`.
-const AGE_DESCRIPTION: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.";
+const AGE_DESCRIPTION: &str =
+    "How long ago the server created the object (from metadata.creationTimestamp).";
 
 /// One column definition of a Table.
 #[derive(Debug, Clone, PartialEq)]
