@@ -27,6 +27,25 @@ fn lepton() -> Command {
     command
 }
 
+/// Writes `text` to `name` in the work directory.
+fn manifest(work: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = work.0.join(name);
+    std::fs::write(&path, text).expect("manifest written");
+    path
+}
+
+/// Waits for `child` to exit, up to `timeout`.
+fn exit_of(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
 fn data_volume() -> String {
     format!(
         "lepton-datasets={}",
@@ -135,14 +154,7 @@ impl Session {
     }
 
     fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        None
+        exit_of(&mut self.child, timeout)
     }
 }
 
@@ -349,9 +361,9 @@ fn the_credit_default_pipeline_runs_and_kubectl_and_ctrl_c_work() {
 #[test]
 fn kill_9_of_lepton_leaves_no_model_server_behind() {
     let work = TempDir::new("lepton-kill");
-    let pipeline = work.0.join("pipeline.yaml");
-    std::fs::write(
-        &pipeline,
+    let pipeline = manifest(
+        &work,
+        "pipeline.yaml",
         "apiVersion: lepton.ai/v1alpha1
 kind: TrainingJob
 metadata: {name: quick}
@@ -365,8 +377,7 @@ metadata: {name: quick}
 spec:
   model: {trainingJob: quick}
 ",
-    )
-    .unwrap();
+    );
     let mut session = Session::start(&work, &[&pipeline]);
     session.wait_for_line("Serving quick at", Duration::from_secs(120));
     let pid = session.child.id();
@@ -405,17 +416,16 @@ fn an_invalid_manifest_is_refused_before_anything_starts() {
 #[test]
 fn a_missing_dataset_is_refused_and_a_runner_failure_is_summarised() {
     let work = TempDir::new("lepton-fail");
-    let missing = work.0.join("missing.yaml");
-    std::fs::write(
-        &missing,
+    let missing = manifest(
+        &work,
+        "missing.yaml",
         "apiVersion: lepton.ai/v1alpha1
 kind: TrainingJob
 metadata: {name: lost}
 spec:
   data: {source: pvc://lepton-datasets/NoSuch.csv, target: default}
 ",
-    )
-    .unwrap();
+    );
     let session = work.0.join("session");
     let output = lepton()
         .args(run_args(&session, &[&missing]))
@@ -432,9 +442,9 @@ spec:
         "{err}"
     );
 
-    let wrong_column = work.0.join("wrong.yaml");
-    std::fs::write(
-        &wrong_column,
+    let wrong_column = manifest(
+        &work,
+        "wrong.yaml",
         "apiVersion: lepton.ai/v1alpha1
 kind: TrainingJob
 metadata: {name: wrong}
@@ -442,8 +452,7 @@ spec:
   data: {source: pvc://lepton-datasets/Default.csv, target: defaulted}
   runPolicy: {backoffLimit: 0}
 ",
-    )
-    .unwrap();
+    );
     let started = Instant::now();
     let output = lepton()
         .args(run_args(&session, &[&wrong_column]))
@@ -483,9 +492,9 @@ fn the_regression_example_trains_serves_and_predicts() {
 #[test]
 fn ctrl_c_while_training_stops_every_process() {
     let work = TempDir::new("lepton-interrupt");
-    let pipeline = work.0.join("long.yaml");
-    std::fs::write(
-        &pipeline,
+    let pipeline = manifest(
+        &work,
+        "long.yaml",
         "apiVersion: lepton.ai/v1alpha1
 kind: TrainingJob
 metadata: {name: long}
@@ -493,8 +502,7 @@ spec:
   data: {source: pvc://lepton-datasets/Default.csv, target: default}
   model: {family: mlp, metric: auc, hyperparameters: {epochs: 5000}, earlyStopping: {enabled: false}}
 ",
-    )
-    .unwrap();
+    );
     let session = work.0.join("session");
     let mut child = lepton()
         .args(run_args(&session, &[&pipeline]))
@@ -519,17 +527,8 @@ spec:
     assert!(!children.is_empty(), "the trainer started");
     std::thread::sleep(Duration::from_millis(500));
     kill("-INT", pid);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "lepton exits within 30 s of Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status =
+        exit_of(&mut child, Duration::from_secs(30)).expect("lepton exits within 30 s of Ctrl-C");
     assert_eq!(status.code(), Some(130), "an interrupted run says so");
     let left: Vec<u32> = children.into_iter().filter(|&p| alive(p)).collect();
     assert!(left.is_empty(), "processes left after Ctrl-C: {left:?}");
