@@ -534,3 +534,46 @@ spec:
     assert!(left.is_empty(), "processes left after Ctrl-C: {left:?}");
     assert!(!session.join("session.json").exists());
 }
+
+#[test]
+fn a_run_past_its_timeout_ends_with_a_summary_and_no_process() {
+    let work = TempDir::new("lepton-timeout");
+    let pipeline = manifest(
+        &work,
+        "slow.yaml",
+        "apiVersion: lepton.ai/v1alpha1
+kind: TrainingJob
+metadata: {name: slow}
+spec:
+  data: {source: pvc://lepton-datasets/Default.csv, target: default}
+  model: {family: mlp, metric: auc, hyperparameters: {epochs: 5000}, earlyStopping: {enabled: false}}
+",
+    );
+    let session = work.0.join("session");
+    let mut args = run_args(&session, &[&pipeline]);
+    args.extend(["--timeout".into(), "3s".into()]);
+    let output = lepton().args(args).current_dir(&work.0).output().unwrap();
+    let (out, err) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("(the run reached --timeout 3s; raise it to wait longer)"),
+        "{out}"
+    );
+    assert!(out.contains("trainingjob/slow  TimedOut"), "{out}");
+    let logs = session.join("pods/default");
+    let stray: Vec<u32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&p: &u32| {
+            alive(p)
+                && std::fs::read_to_string(format!("/proc/{p}/environ"))
+                    .is_ok_and(|env| env.contains(&logs.display().to_string()))
+        })
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "runner processes of this run are left: {stray:?}"
+    );
+}

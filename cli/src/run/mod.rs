@@ -332,20 +332,20 @@ async fn pipeline(
             training_settled_at.get_or_insert_with(Instant::now);
         }
         let waited_out = training_settled_at.is_some_and(|t| t.elapsed() > DEPLOY_GRACE);
-        let verdict = outcome::assess(&applied, &observed, waited_out || timed_out);
+        let verdict = if started.elapsed() > options.timeout {
+            timed_out = true;
+            outcome::assess_at_deadline(&applied, &observed)
+        } else {
+            outcome::assess(&applied, &observed, waited_out)
+        };
         if verdict.settled {
             break (observed, verdict);
-        }
-        if started.elapsed() > options.timeout {
-            // The next judgement counts whatever is still working as failed.
-            timed_out = true;
-            continue;
         }
         tokio::time::sleep(POLL).await;
     };
     display.finish();
 
-    let traffic = summary::exercise(client, namespace, &observed, manifests, options).await;
+    let traffic = summary::exercise(&observed, manifests, options).await;
     let observed = summary::await_live_figures(client, namespace, &observed, &traffic).await;
     samples.record(&observed, started);
     let elapsed = started.elapsed();

@@ -52,6 +52,20 @@ enum Settled {
 /// Judges the run. `waited_out`: the training side has been settled longer than a
 /// deployment may take to turn Ready, so a deployment that is still not Ready has failed.
 pub fn assess(applied: &[(Kind, String)], observed: &Observed, waited_out: bool) -> Verdict {
+    judge(applied, observed, waited_out, false)
+}
+
+/// Judges a run that reached its time limit: whatever has not settled has failed.
+pub fn assess_at_deadline(applied: &[(Kind, String)], observed: &Observed) -> Verdict {
+    judge(applied, observed, true, true)
+}
+
+fn judge(
+    applied: &[(Kind, String)],
+    observed: &Observed,
+    waited_out: bool,
+    deadline: bool,
+) -> Verdict {
     let mut verdict = Verdict {
         settled: true,
         problems: Vec::new(),
@@ -63,6 +77,11 @@ pub fn assess(applied: &[(Kind, String)], observed: &Observed, waited_out: bool)
             Kind::ModelDeployment => deployment(observed, name, waited_out),
         };
         match settled {
+            Settled::No if deadline => verdict.problems.push(Problem {
+                resource: format!("{}/{name}", kind.resource()),
+                reason: "TimedOut".into(),
+                message: "still working when the run reached its --timeout".into(),
+            }),
             Settled::No => verdict.settled = false,
             Settled::Fine => {}
             Settled::Problem(p) => verdict.problems.push(p),

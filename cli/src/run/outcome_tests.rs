@@ -196,3 +196,19 @@ fn a_deployment_of_a_failed_job_fails_and_a_suspended_job_is_reported() {
             .contains("TrainingJob train ended Failed")
     );
 }
+
+#[test]
+fn at_the_deadline_whatever_still_works_has_failed() {
+    let observed = Observed {
+        jobs: vec![job("train", json!({"phase": "Running"}))],
+        sweeps: vec![sweep("sweep", json!({"phase": "Succeeded"}))],
+        deployments: vec![serve_of_sweep(json!({"phase": "Ready",
+            "conditions": [cond("Ready", "True", "EndpointReady", "")]}))],
+    };
+    assert!(!assess(&applied(), &observed, false).settled);
+    let verdict = assess_at_deadline(&applied(), &observed);
+    assert!(verdict.settled);
+    assert_eq!(verdict.problems.len(), 1);
+    assert_eq!(verdict.problems[0].resource, "trainingjob/train");
+    assert_eq!(verdict.problems[0].reason, "TimedOut");
+}

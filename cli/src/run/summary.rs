@@ -49,8 +49,6 @@ fn served_job<'a>(observed: &'a Observed, md: &ModelDeployment) -> Option<&'a Tr
 /// Sends one prediction and then a burst of `--predictions` single-row requests (rows of the
 /// training data) to every ready deployment.
 pub async fn exercise(
-    _client: &kube::Client,
-    _namespace: &str,
     observed: &Observed,
     manifests: &[Manifest],
     options: &RunOptions,
@@ -191,9 +189,9 @@ pub async fn print(
         format::clock(elapsed.as_secs())
     ));
     out.push_str(&kubectl_get(client, namespace).await);
-    for (kind, name) in applied.iter().filter(|(k, _)| *k == Kind::TuningSweep) {
+    for (_, name) in applied.iter().filter(|(k, _)| *k == Kind::TuningSweep) {
         if let Some(sweep) = observed.sweeps.iter().find(|s| &s.name_any() == name) {
-            out.push_str(&pareto_table(sweep, kind.resource(), observed));
+            out.push_str(&pareto_table(sweep, observed));
         }
     }
     for t in traffic {
@@ -269,7 +267,7 @@ async fn kubectl_get(client: &kube::Client, namespace: &str) -> String {
     format!("$ kubectl get tj,ts,md\n{}", blocks.join("\n"))
 }
 
-fn pareto_table(sweep: &TuningSweep, _resource: &str, observed: &Observed) -> String {
+fn pareto_table(sweep: &TuningSweep, observed: &Observed) -> String {
     let Some(status) = &sweep.status else {
         return String::new();
     };
