@@ -29,10 +29,10 @@ options:
   --session-dir DIR      the local session's directory (default .lepton)";
 
 /// Usage of `lepton describe`.
-pub const DESCRIBE_USAGE: &str = "usage: lepton describe TYPE NAME [options]
+pub const DESCRIBE_USAGE: &str = "usage: lepton describe TYPE [NAME] [options]
 
 TYPE: tj, ts or md (or their full names). Shows the spec, the status figures, conditions,
-a sweep's trials and front, and the object's events.
+a sweep's trials and front, and the object's events; without NAME, every object of the type.
 
 options: -n NS, --kubeconfig FILE, --session-dir DIR (as for `lepton get`)";
 
@@ -188,15 +188,29 @@ pub fn get(args: &[String]) -> Result<(), CliError> {
 /// `lepton describe`.
 pub fn describe(args: &[String]) -> Result<(), CliError> {
     let parsed = args::parse(args, &spec(&CONNECTION, &[]))?;
-    let [kind, name] = parsed.positional.as_slice() else {
-        return Err(CliError::usage(
-            "give a type and a name, for example `lepton describe ts credit-default-sweep`",
-        ));
+    let (kind, name) = match parsed.positional.as_slice() {
+        [kind] => (kind.clone(), None),
+        [kind, name] => (kind.clone(), Some(name.clone())),
+        _ => {
+            return Err(CliError::usage(
+                "give a type and optionally a name, for example `lepton describe ts credit-default-sweep`",
+            ));
+        }
     };
     runtime()?.block_on(async {
         let (client, namespace) = connect(&parsed).await?;
-        let text = describe::describe(&client, &namespace, kind, name).await?;
-        print!("{text}");
+        let names = match name {
+            Some(name) => vec![name],
+            None => describe::names(&client, &namespace, &kind).await?,
+        };
+        if names.is_empty() {
+            eprintln!("No resources found in {namespace} namespace.");
+        }
+        let mut texts = Vec::new();
+        for name in &names {
+            texts.push(describe::describe(&client, &namespace, &kind, name).await?);
+        }
+        print!("{}", texts.join("\n\n"));
         Ok(())
     })
 }

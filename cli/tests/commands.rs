@@ -66,7 +66,7 @@ fn usage_errors_exit_2_and_name_what_is_wrong() {
     );
     refused(&["get"], 2, &["name a resource type"]);
     refused(&["get", "tj", "-o", "yaml"], 2, &["-o \"yaml\"", "kubectl"]);
-    refused(&["describe", "tj"], 2, &["give a type and a name"]);
+    refused(&["describe"], 2, &["give a type and optionally a name"]);
     refused(
         &["predict", "credit-default"],
         2,

@@ -287,6 +287,8 @@ fn the_credit_default_pipeline_runs_and_kubectl_and_ctrl_c_work() {
     // The other commands find the session by its directory.
     let (got, err) = text(&session.lepton(&["get", "lepton"]));
     assert!(got.contains("credit-default-sweep-t11"), "{got}\n{err}");
+    let (all, err) = text(&session.lepton(&["describe", "md"]));
+    assert!(all.contains("Name:       credit-default\n"), "{all}\n{err}");
     let (described, err) = text(&session.lepton(&["describe", "ts", "credit-default-sweep"]));
     assert!(
         described.contains("Trials:") && described.contains("FRONT"),

@@ -12,6 +12,53 @@ use serde_json::Value;
 use crate::error::CliError;
 use crate::format;
 
+/// The names of every object of `kind` in `namespace`, sorted.
+pub async fn names(
+    client: &kube::Client,
+    namespace: &str,
+    kind: &str,
+) -> Result<Vec<String>, CliError> {
+    let params = ListParams::default();
+    let mut names: Vec<String> = match kind.to_lowercase().as_str() {
+        "tj" | "trainingjob" | "trainingjobs" => {
+            let api = Api::<TrainingJob>::namespaced(client.clone(), namespace);
+            api.list(&params)
+                .await?
+                .items
+                .iter()
+                .map(ResourceExt::name_any)
+                .collect()
+        }
+        "ts" | "tuningsweep" | "tuningsweeps" => {
+            let api = Api::<TuningSweep>::namespaced(client.clone(), namespace);
+            api.list(&params)
+                .await?
+                .items
+                .iter()
+                .map(ResourceExt::name_any)
+                .collect()
+        }
+        "md" | "modeldeployment" | "modeldeployments" => {
+            let api = Api::<ModelDeployment>::namespaced(client.clone(), namespace);
+            api.list(&params)
+                .await?
+                .items
+                .iter()
+                .map(ResourceExt::name_any)
+                .collect()
+        }
+        other => return Err(unsupported(other)),
+    };
+    names.sort();
+    Ok(names)
+}
+
+fn unsupported(kind: &str) -> CliError {
+    CliError::usage(format!(
+        "lepton describe shows tj, ts and md, not {kind:?}; for other objects use kubectl --kubeconfig .lepton/kubeconfig describe"
+    ))
+}
+
 /// Describes `kind/name` in `namespace`.
 pub async fn describe(
     client: &kube::Client,
@@ -91,11 +138,7 @@ pub async fn describe(
                 out.push_str(&conditions(&status.conditions));
             }
         }
-        other => {
-            return Err(CliError::usage(format!(
-                "lepton describe shows tj, ts and md, not {other:?}; for other objects use kubectl --kubeconfig .lepton/kubeconfig describe"
-            )));
-        }
+        other => return Err(unsupported(other)),
     }
     out.push_str(&events(client, namespace, name).await);
     Ok(out)
