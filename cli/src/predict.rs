@@ -218,6 +218,18 @@ pub struct Burst {
 }
 
 impl Burst {
+    /// Adds `other`'s requests to this burst's.
+    pub fn absorb(&mut self, other: Burst) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.latencies_ms.extend(other.latencies_ms);
+        self.latencies_ms.sort_by(f64::total_cmp);
+        self.elapsed += other.elapsed;
+    }
+
     /// The `q` quantile of the latencies.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.latencies_ms.is_empty() {

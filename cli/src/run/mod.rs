@@ -38,6 +38,8 @@ use progress::{Display, Mode};
 const MANAGER: &str = "lepton-run";
 /// How often the resources are read.
 const POLL: Duration = Duration::from_millis(500);
+/// How many one-second waves the predictions after a run are sent in.
+pub(crate) const TRAFFIC_WAVES: usize = 5;
 /// How long a deployment may take to turn Ready once training has settled.
 const DEPLOY_GRACE: Duration = Duration::from_secs(120);
 
@@ -279,7 +281,7 @@ async fn execute(options: RunOptions, prepared: Prepared) -> Result<(), CliError
     let mut interrupted = interrupt.clone();
     // With --keep, Ctrl-C after the run is how a user ends serving: the pipeline handles it
     // (a last report) and the run's own outcome decides the exit status.
-    let keeping = Arc::new(AtomicBool::new(false));
+    let keeping = AtomicBool::new(false);
     let cut_short = async {
         let _ = interrupted.wait_for(|i| *i).await;
         if keeping.load(Ordering::SeqCst) {
@@ -345,7 +347,20 @@ async fn pipeline(
     };
     display.finish();
 
-    let traffic = summary::exercise(&observed, manifests, options).await;
+    // The traffic is spread over a few seconds, so that the operator's scrapes (once a
+    // second here) give the report a latency and drift series, not a single point.
+    let mut plans = summary::smoke(&observed, manifests, options).await;
+    if plans.iter().any(summary::TrafficPlan::has_rows) {
+        let http = crate::predict::http();
+        for wave in 0..TRAFFIC_WAVES {
+            for plan in &mut plans {
+                plan.send_wave(&http, wave, TRAFFIC_WAVES).await;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            samples.record(&read(client, namespace).await, started);
+        }
+    }
+    let traffic: Vec<summary::Traffic> = plans.into_iter().map(|p| p.traffic).collect();
     let observed = summary::await_live_figures(client, namespace, &observed, &traffic).await;
     samples.record(&observed, started);
     let elapsed = started.elapsed();

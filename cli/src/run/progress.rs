@@ -131,7 +131,7 @@ fn job_summary(job: &TrainingJob) -> (String, String) {
             status.cost.as_ref().and_then(|c| c.currency.as_deref()),
         ));
     }
-    (parts.join("  "), milestone)
+    (parts.join("  ").trim_end().to_owned(), milestone)
 }
 
 fn sweep_summary(sweep: &TuningSweep) -> (String, String) {
@@ -179,7 +179,7 @@ fn sweep_summary(sweep: &TuningSweep) -> (String, String) {
             .map(|b| b.name.as_str())
             .unwrap_or("")
     );
-    (parts.join("  "), milestone)
+    (parts.join("  ").trim_end().to_owned(), milestone)
 }
 
 fn running_trials(sweep: &str, observed: &Observed) -> Vec<Line> {
@@ -241,7 +241,7 @@ fn deployment_summary(md: &ModelDeployment) -> (String, String) {
         parts.push(format!("{}: {}", c.reason, c.message));
     }
     let milestone = format!("{phase} {}", ready.map(|c| c.reason.as_str()).unwrap_or(""));
-    (parts.join("  "), milestone)
+    (parts.join("  ").trim_end().to_owned(), milestone)
 }
 
 /// Where progress goes: redrawn in place on a terminal, as changed lines elsewhere, or

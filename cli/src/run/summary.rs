@@ -46,13 +46,49 @@ fn served_job<'a>(observed: &'a Observed, md: &ModelDeployment) -> Option<&'a Tr
     observed.jobs.iter().find(|j| j.name_any() == name)
 }
 
-/// Sends one prediction and then a burst of `--predictions` single-row requests (rows of the
-/// training data) to every ready deployment.
-pub async fn exercise(
+/// The traffic planned for one deployment: what was found out so far, and the rows left to
+/// send.
+pub struct TrafficPlan {
+    /// What was sent and answered.
+    pub traffic: Traffic,
+    rows: Vec<Value>,
+}
+
+impl TrafficPlan {
+    /// Sends wave `wave` of `waves` (an equal share of the rows, four requests at a time).
+    pub async fn send_wave(&mut self, http: &reqwest::Client, wave: usize, waves: usize) {
+        if self.traffic.error.is_some() || self.rows.is_empty() {
+            return;
+        }
+        let share = self.rows.len().div_ceil(waves.max(1));
+        let start = (wave * share).min(self.rows.len());
+        let end = ((wave + 1) * share).min(self.rows.len());
+        let t = &self.traffic;
+        let burst = predict::burst(http, &t.url, &t.deployment, &self.rows[start..end], 4).await;
+        let total = self.traffic.burst.get_or_insert_with(Burst::default);
+        total.absorb(burst);
+        if let Some(e) = &total.first_error {
+            self.traffic.error = Some(format!(
+                "{} of {} predictions failed: {e}",
+                total.failed,
+                total.ok + total.failed
+            ));
+        }
+    }
+
+    /// Whether there is traffic to send.
+    pub fn has_rows(&self) -> bool {
+        self.traffic.error.is_none() && !self.rows.is_empty()
+    }
+}
+
+/// Sends one prediction (the first row of the training data, target left out) to every ready
+/// deployment, and plans `--predictions` single-row requests to follow it.
+pub async fn smoke(
     observed: &Observed,
     manifests: &[Manifest],
     options: &RunOptions,
-) -> Vec<Traffic> {
+) -> Vec<TrafficPlan> {
     let http = predict::http();
     let mut all = Vec::new();
     for md in &observed.deployments {
@@ -71,25 +107,29 @@ pub async fn exercise(
         let Some(url) = status.url.clone().filter(|_| ready) else {
             continue;
         };
-        let mut traffic = Traffic {
-            deployment: name.clone(),
-            url: url.clone(),
-            ..Traffic::default()
+        let mut plan = TrafficPlan {
+            traffic: Traffic {
+                deployment: name.clone(),
+                url: url.clone(),
+                ..Traffic::default()
+            },
+            rows: Vec::new(),
         };
+        let traffic = &mut plan.traffic;
         let data = served_job(observed, md)
             .and_then(|job| setup::local_path(&job.spec.data.source, &options.volumes));
         let Some(data) = data else {
             traffic.note = Some(
                 "its training data is not on this machine; send rows with `lepton predict`".into(),
             );
-            all.push(traffic);
+            all.push(plan);
             continue;
         };
         let rows = match predict::csv_rows(&data, options.predictions.max(1)) {
             Ok(rows) => rows,
             Err(e) => {
                 traffic.note = Some(format!("no rows to send: {e}"));
-                all.push(traffic);
+                all.push(plan);
                 continue;
             }
         };
@@ -97,7 +137,7 @@ pub async fn exercise(
             Ok(inputs) => inputs,
             Err(e) => {
                 traffic.error = Some(e.to_string());
-                all.push(traffic);
+                all.push(plan);
                 continue;
             }
         };
@@ -107,18 +147,10 @@ pub async fn exercise(
             Ok(answer) => traffic.answer = Some(answer),
             Err(e) => traffic.error = Some(e.to_string()),
         }
-        if traffic.error.is_none() && options.predictions > 1 {
-            let burst = predict::burst(&http, &url, &name, &rows, 4).await;
-            if let Some(e) = &burst.first_error {
-                traffic.error = Some(format!(
-                    "{} of {} predictions failed: {e}",
-                    burst.failed,
-                    rows.len()
-                ));
-            }
-            traffic.burst = Some(burst);
+        if options.predictions > 1 {
+            plan.rows = rows;
         }
-        all.push(traffic);
+        all.push(plan);
     }
     all
 }
@@ -394,8 +426,9 @@ fn endpoint_block(t: &Traffic, observed: &Observed) -> String {
     }
     if let Some(b) = &t.burst {
         out.push_str(&format!(
-            "  sent       {} predictions in {:.1}s: {} ok, client p50 {} p99 {}\n",
+            "  sent       {} predictions over {} s ({:.2} s of requests, 4 at a time): {} ok, client p50 {} p99 {}\n",
             b.ok + b.failed,
+            super::TRAFFIC_WAVES,
             b.elapsed.as_secs_f64(),
             b.ok,
             b.quantile(0.5).map_or("-".into(), format::millis),
