@@ -320,17 +320,29 @@ fn follow_job(
     if conditions::is_true(&status.conditions, types::SUSPENDED) {
         desired.push(suspended(tj, false));
     }
-    let running = pods
-        .iter()
-        .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"));
-    match running {
-        Some(pod) => desired.push(DesiredCondition::new(
+    let in_phase =
+        |p: &Pod, phase: &str| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(phase);
+    let running = pods.iter().find(|p| in_phase(p, "Running"));
+    // Between the pod's exit and the Job controller's Complete condition the job is still
+    // finishing its run, not waiting for a pod: it stays Running rather than flip to Pending.
+    let finished = pods.iter().find(|p| in_phase(p, "Succeeded"));
+    match (running, finished) {
+        (Some(pod), _) => desired.push(DesiredCondition::new(
             types::RUNNING,
             ConditionStatus::True,
             reasons::TRAINING,
             progress_message(status, pod),
         )),
-        None => desired.push(not_running(reasons::POD_PENDING, &pending_message(pods))),
+        (None, Some(pod)) => desired.push(DesiredCondition::new(
+            types::RUNNING,
+            ConditionStatus::True,
+            reasons::TRAINING,
+            format!(
+                "the training pod {} has finished; waiting for its Job to complete",
+                pod.name_any()
+            ),
+        )),
+        (None, None) => desired.push(not_running(reasons::POD_PENDING, &pending_message(pods))),
     }
 }
 
@@ -641,7 +653,17 @@ fn account(
                 let end = done.finished_at.as_ref().map(|t| t.0);
                 let end = match (start, end, measured) {
                     (Some(start), Some(end), Some(seconds)) => {
-                        Some(end.max(start + SignedDuration::from_secs_f64(seconds)))
+                        let measured_end = start + SignedDuration::from_secs_f64(seconds);
+                        // Both kubelet times are cut to whole seconds, so they bound the run
+                        // only to within a second either way: a measure inside that bound is
+                        // the better figure (a 0.3 s run is not charged 1 s because it crossed
+                        // a second boundary); one outside it cannot undercut the kubelet.
+                        let whole = end.duration_since(start).as_secs_f64();
+                        if (seconds - whole).abs() < 1.0 {
+                            Some(measured_end)
+                        } else {
+                            Some(end.max(measured_end))
+                        }
                     }
                     (_, end, _) => end,
                 };

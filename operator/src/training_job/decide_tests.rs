@@ -648,3 +648,42 @@ fn a_job_that_finished_before_its_stop_was_seen_keeps_its_outcome() {
     assert_eq!(d.status.phase, Some(TrainingJobPhase::Succeeded));
     assert!(!d.delete_job);
 }
+
+#[test]
+fn a_finished_pod_keeps_the_job_running_until_the_job_completes() {
+    let mut case = Case::new("resources: {nodePool: cpu}");
+    case.step(None, &[], 0);
+    case.step(Some(&running_job()), &[running_pod(0)], 10);
+    let d = case.step(
+        Some(&running_job()),
+        &[terminated_pod("credit-a", 0, 0, 20, SUCCESS, "Completed")],
+        21,
+    );
+    assert_eq!(d.status.phase, Some(TrainingJobPhase::Running));
+    let running = condition(&d, "Running");
+    assert_eq!(running.reason, "Training");
+    assert!(
+        running.message.contains("credit-a has finished"),
+        "{}",
+        running.message
+    );
+}
+
+#[test]
+fn a_run_across_a_kubelet_second_is_charged_what_the_runner_measured() {
+    let mut case = Case::new("resources: {nodePool: cpu}");
+    case.step(None, &[], 0);
+    let done = job(
+        json!([{"type": "Complete", "status": "True"}]),
+        json!({"succeeded": 1}),
+        false,
+    );
+    // The kubelet saw seconds 5 to 6 (whole seconds); the runner measured 0.3 s.
+    let short = SUCCESS.replace("\"durationSeconds\":3.2", "\"durationSeconds\":0.3");
+    let d = case.step(
+        Some(&done),
+        &[terminated_pod("credit-a", 0, 5, 6, &short, "Completed")],
+        7,
+    );
+    assert_eq!(d.status.cost.unwrap().pod_hours, Some(round(0.3 / 3600.0)));
+}
