@@ -12,6 +12,10 @@ pub(crate) const SWEEP_LABEL: &str = "lepton.ai/tuning-sweep";
 const TRIAL_INDEX_LABEL: &str = "lepton.ai/trial-index";
 /// Annotation with a trial's parameters, a JSON object of strings.
 const TRIAL_PARAMETERS_ANNOTATION: &str = "lepton.ai/trial-parameters";
+/// Annotation with an ASHA or Hyperband trial's budget (epochs or trees).
+const TRIAL_FIDELITY_ANNOTATION: &str = "lepton.ai/trial-fidelity";
+/// Annotation with the index of the trial a promoted trial continues.
+const TRIAL_PROMOTED_FROM_ANNOTATION: &str = "lepton.ai/trial-promoted-from";
 /// Annotation the operator adds when the sweep's early-stopping rule (rather than the end of
 /// the sweep) stopped a trial.
 const EARLY_STOPPED_ANNOTATION: &str = "lepton.ai/early-stopped";
@@ -133,10 +137,7 @@ impl Job {
                 .family
                 .or(status.progress.as_ref().and_then(|p| p.family))
                 .or(tj.spec.concrete_family()),
-            parameters: annotations
-                .get(TRIAL_PARAMETERS_ANNOTATION)
-                .and_then(|v| serde_json::from_str(v).ok())
-                .unwrap_or_default(),
+            parameters: trial_parameters(tj),
             curve,
         }
     }
@@ -175,7 +176,54 @@ impl Job {
     }
 }
 
+/// A trial's searched parameters, plus, for ASHA and Hyperband, its budget and the trial it
+/// was promoted from: without them a promoted trial reads as a copy of its parent.
+fn trial_parameters(tj: &TrainingJob) -> BTreeMap<String, String> {
+    let empty = BTreeMap::new();
+    let annotations = tj.metadata.annotations.as_ref().unwrap_or(&empty);
+    let mut parameters: BTreeMap<String, String> = annotations
+        .get(TRIAL_PARAMETERS_ANNOTATION)
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    if let Some(budget) = annotations.get(TRIAL_FIDELITY_ANNOTATION) {
+        let hyper = &tj.spec.model.hyperparameters;
+        let name = if hyper.num_trees.map(|n| n.to_string()).as_ref() == Some(budget) {
+            "numTrees"
+        } else {
+            "epochs"
+        };
+        parameters.insert(name.to_owned(), budget.clone());
+    }
+    if let Some(from) = annotations.get(TRIAL_PROMOTED_FROM_ANNOTATION) {
+        parameters.insert("promotedFrom".to_owned(), format!("t{from}"));
+    }
+    parameters
+}
+
 /// `value` when it is a number a chart can place.
 pub(crate) fn finite(value: Option<f64>) -> Option<f64> {
     value.filter(|v| v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_promoted_trial_shows_its_budget_and_parent() {
+        let tj: TrainingJob = serde_json::from_value(serde_json::json!({
+            "apiVersion": "lepton.ai/v1alpha1", "kind": "TrainingJob",
+            "metadata": {"name": "s-t5", "annotations": {
+                "lepton.ai/trial-parameters": "{\"learningRate\":\"0.01\"}",
+                "lepton.ai/trial-fidelity": "9",
+                "lepton.ai/trial-promoted-from": "1"}},
+            "spec": {"data": {"source": "file:///d.csv", "target": "y"},
+                     "model": {"hyperparameters": {"epochs": 9}}},
+        }))
+        .unwrap();
+        let parameters = trial_parameters(&tj);
+        assert_eq!(parameters["learningRate"], "0.01");
+        assert_eq!(parameters["epochs"], "9");
+        assert_eq!(parameters["promotedFrom"], "t1");
+    }
 }
