@@ -12,7 +12,7 @@ use k8s_openapi::api::rbac::v1::Role;
 use kube::api::{Api, ListParams};
 use lepton_crds::v1alpha1::{TrainingJob, TrainingJobPhase};
 use lepton_embedded_cluster::RequestMatcher;
-use support::{Harness, condition_true, training_job};
+use support::{Harness, condition_true, events_about, training_job};
 
 const LONG: Duration = Duration::from_secs(180);
 
@@ -105,21 +105,16 @@ async fn a_training_job_on_default_csv_succeeds_with_metrics_cost_and_a_model() 
             .is_none()
     );
     // Events on the transitions, with searchable reasons.
-    let events: Api<Event> = Api::namespaced(harness.client.clone(), "default");
-    let reasons: Vec<String> = events
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("credit"))
-        .filter_map(|e| e.reason)
-        .collect();
-    for reason in ["JobCreated", "TrainingCompleted"] {
-        assert!(
-            reasons.iter().any(|r| r == reason),
-            "{reason} not in {reasons:?}"
-        );
+    let wanted = ["JobCreated", "TrainingCompleted"];
+    let has =
+        |events: &[Event], reason: &str| events.iter().any(|e| e.reason.as_deref() == Some(reason));
+    let events = events_about(&harness.client, "credit", |events| {
+        wanted.iter().all(|w| has(events, w))
+    })
+    .await;
+    let reasons: Vec<&str> = events.iter().filter_map(|e| e.reason.as_deref()).collect();
+    for reason in wanted {
+        assert!(reasons.contains(&reason), "{reason} not in {reasons:?}");
     }
     operator.stop().await;
     harness.shutdown().await;

@@ -14,7 +14,7 @@ use lepton_crds::v1alpha1::{
     FinishReason, ModelDeployment, TrainingJob, TrainingJobPhase, TuningSweep, TuningSweepPhase,
 };
 use lepton_operator::config::{ConfigWatch, OperatorConfig};
-use support::{Harness, TempDir, condition_true, test_config};
+use support::{Harness, TempDir, condition_true, events_about, test_config};
 
 const LONG: Duration = Duration::from_secs(300);
 
@@ -398,17 +398,16 @@ async fn the_median_rule_stops_a_hopeless_trial_and_its_job() {
     );
     eprintln!("the rule's message: {}", stopped.message);
     // `kubectl describe ts median` shows why.
-    let events = Api::<Event>::namespaced(harness.client.clone(), "default")
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items;
+    let is_stop = |e: &Event| {
+        e.reason.as_deref() == Some("EarlyStopped")
+            && e.note.as_deref().is_some_and(|n| n.contains("median-t3"))
+    };
+    let events = events_about(&harness.client, "median", |events| {
+        events.iter().any(is_stop)
+    })
+    .await;
     assert!(
-        events.iter().any(|e| {
-            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("median")
-                && e.reason.as_deref() == Some("EarlyStopped")
-                && e.note.as_deref().is_some_and(|n| n.contains("median-t3"))
-        }),
+        events.iter().any(is_stop),
         "no EarlyStopped event on the sweep"
     );
     let progress = hopeless.status.unwrap().progress.unwrap();

@@ -232,6 +232,32 @@ impl Harness {
     }
 }
 
+/// The events about `name` in `default` once `found` holds for them (an event is recorded just
+/// after the write that caused it, so a test that saw the write may be ahead of it), or as
+/// they are after 10 s.
+pub async fn events_about(
+    client: &kube::Client,
+    name: &str,
+    found: impl Fn(&[k8s_openapi::api::events::v1::Event]) -> bool,
+) -> Vec<k8s_openapi::api::events::v1::Event> {
+    let api = Api::<k8s_openapi::api::events::v1::Event>::namespaced(client.clone(), "default");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let events: Vec<_> = api
+            .list(&kube::api::ListParams::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .collect();
+        if found(&events) || tokio::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Whether a condition of `type_` is True, exactly as `kubectl wait --for=condition=TYPE`
 /// checks it.
 pub fn condition_true(
