@@ -358,6 +358,17 @@ fn the_credit_default_pipeline_runs_and_kubectl_and_ctrl_c_work() {
     assert!(left.is_empty(), "processes left after Ctrl-C: {left:?}");
     assert!(!session.dir.join("session.json").exists());
     assert!(session.dir.join("report/report.html").exists());
+
+    // After the session, `lepton report` draws the recorded run.
+    let elsewhere = work.0.join("report-after");
+    let output = session.lepton(&["report", "--output", &elsewhere.display().to_string()]);
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "{out}\n{err}");
+    let page = std::fs::read_to_string(elsewhere.join("report.html")).expect("report written");
+    assert!(
+        page.contains("credit-default-sweep"),
+        "the recorded sweep is drawn"
+    );
 }
 
 #[test]
