@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::error::CliError;
 use crate::format;
+use crate::manifests::Kind;
 
 /// The names of every object of `kind` in `namespace`, sorted.
 pub async fn names(
@@ -18,39 +19,36 @@ pub async fn names(
     namespace: &str,
     kind: &str,
 ) -> Result<Vec<String>, CliError> {
-    let params = ListParams::default();
-    let mut names: Vec<String> = match kind.to_lowercase().as_str() {
-        "tj" | "trainingjob" | "trainingjobs" => {
-            let api = Api::<TrainingJob>::namespaced(client.clone(), namespace);
-            api.list(&params)
-                .await?
-                .items
-                .iter()
-                .map(ResourceExt::name_any)
-                .collect()
-        }
-        "ts" | "tuningsweep" | "tuningsweeps" => {
-            let api = Api::<TuningSweep>::namespaced(client.clone(), namespace);
-            api.list(&params)
-                .await?
-                .items
-                .iter()
-                .map(ResourceExt::name_any)
-                .collect()
-        }
-        "md" | "modeldeployment" | "modeldeployments" => {
-            let api = Api::<ModelDeployment>::namespaced(client.clone(), namespace);
-            api.list(&params)
-                .await?
-                .items
-                .iter()
-                .map(ResourceExt::name_any)
-                .collect()
-        }
-        other => return Err(unsupported(other)),
+    let mut names = match kind_of(kind)? {
+        Kind::TrainingJob => names_of::<TrainingJob>(client, namespace).await?,
+        Kind::TuningSweep => names_of::<TuningSweep>(client, namespace).await?,
+        Kind::ModelDeployment => names_of::<ModelDeployment>(client, namespace).await?,
     };
     names.sort();
     Ok(names)
+}
+
+async fn names_of<K>(client: &kube::Client, namespace: &str) -> Result<Vec<String>, CliError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let list = Api::<K>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await?;
+    Ok(list.items.iter().map(ResourceExt::name_any).collect())
+}
+
+/// The Lepton kind a word names (`tj`, `trainingjob`, `trainingjobs`, ...).
+fn kind_of(word: &str) -> Result<Kind, CliError> {
+    match word.to_lowercase().as_str() {
+        "tj" | "trainingjob" | "trainingjobs" => Ok(Kind::TrainingJob),
+        "ts" | "tuningsweep" | "tuningsweeps" => Ok(Kind::TuningSweep),
+        "md" | "modeldeployment" | "modeldeployments" => Ok(Kind::ModelDeployment),
+        other => Err(unsupported(other)),
+    }
 }
 
 fn unsupported(kind: &str) -> CliError {
@@ -68,8 +66,8 @@ pub async fn describe(
 ) -> Result<String, CliError> {
     let missing = |k: &str| CliError::Input(format!("no {k} {name:?} in namespace {namespace}"));
     let mut out = String::new();
-    match kind.to_lowercase().as_str() {
-        "tj" | "trainingjob" | "trainingjobs" => {
+    match kind_of(kind)? {
+        Kind::TrainingJob => {
             let tj = Api::<TrainingJob>::namespaced(client.clone(), namespace)
                 .get_opt(name)
                 .await?
@@ -103,7 +101,7 @@ pub async fn describe(
                 out.push_str(&conditions(&status.conditions));
             }
         }
-        "ts" | "tuningsweep" | "tuningsweeps" => {
+        Kind::TuningSweep => {
             let ts = Api::<TuningSweep>::namespaced(client.clone(), namespace)
                 .get_opt(name)
                 .await?
@@ -121,7 +119,7 @@ pub async fn describe(
             }
             out.push_str(&trials(client, namespace, &ts).await?);
         }
-        "md" | "modeldeployment" | "modeldeployments" => {
+        Kind::ModelDeployment => {
             let md = Api::<ModelDeployment>::namespaced(client.clone(), namespace)
                 .get_opt(name)
                 .await?
@@ -138,7 +136,6 @@ pub async fn describe(
                 out.push_str(&conditions(&status.conditions));
             }
         }
-        other => return Err(unsupported(other)),
     }
     out.push_str(&events(client, namespace, name).await);
     Ok(out)
