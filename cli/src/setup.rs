@@ -307,6 +307,40 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_configuration_is_used_with_the_sessions_directories() {
+        let dir = std::env::temp_dir().join(format!("lepton-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let session = SessionDir::at(&dir.join("session"));
+        let file = dir.join("operator.yaml");
+        std::fs::write(
+            &file,
+            "nodePools: [{name: big, pricePerNodeHour: 2.5}]\nartifactStore: s3://models/lepton\n",
+        )
+        .unwrap();
+        let config = operator_config_from(&session, &file).unwrap();
+        assert_eq!(config.node_pools[0].name, "big");
+        assert!(config.artifact_store.starts_with("file://"));
+        assert!(config.artifact_store.ends_with("session/artifacts"));
+        std::fs::write(&file, "nodePools: [{name: big, pricePerHour: 2.5}]\n").unwrap();
+        let e = operator_config_from(&session, &file)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("--config {}", file.display())),
+            "{e}"
+        );
+        assert!(
+            e.contains("pricePerHour"),
+            "the unknown field is named: {e}"
+        );
+        let e = operator_config_from(&session, &dir.join("missing.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.yaml"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn the_local_configuration_parses_and_prices_the_example_pool() {
         let session = SessionDir::at(&std::env::temp_dir().join("lepton-config-test"));
         let config =

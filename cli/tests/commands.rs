@@ -162,6 +162,7 @@ fn commands_without_a_session_or_cluster_say_how_to_start_one() {
             "--session-dir",
             "target/no-session",
         ],
+        vec!["report", "--session-dir", "target/no-session"],
     ] {
         refused(
             &args,
