@@ -13,10 +13,6 @@ pub struct Point {
 }
 
 impl Point {
-    fn coords(&self) -> impl Iterator<Item = f64> + '_ {
-        std::iter::once(self.loss).chain(self.secondary.iter().copied())
-    }
-
     fn coord(&self, m: usize) -> f64 {
         if m == 0 {
             self.loss
@@ -27,15 +23,40 @@ impl Point {
 
     /// Whether `self` is at least as good everywhere and strictly better somewhere.
     pub fn dominates(&self, other: &Point) -> bool {
-        let mut strictly = false;
-        for (a, b) in self.coords().zip(other.coords()) {
-            if a > b {
+        self.dominates_within(other, 0.0)
+    }
+
+    /// Whether `self` dominates `other` when secondary objectives closer than `resolution`
+    /// (a fraction of the larger of the two values) count as equal: no worse than that
+    /// anywhere, and better somewhere (the loss by any amount, a secondary by more than that).
+    pub fn dominates_within(&self, other: &Point, resolution: f64) -> bool {
+        let mut better_somewhere = self.loss < other.loss;
+        if other.loss < self.loss {
+            return false;
+        }
+        for (&a, &b) in self.secondary.iter().zip(&other.secondary) {
+            if materially_less(b, a, resolution) {
                 return false;
             }
-            strictly |= a < b;
+            better_somewhere |= materially_less(a, b, resolution);
         }
-        strictly
+        better_somewhere
     }
+}
+
+/// Whether `a` is smaller than `b` by more than `resolution` of the larger magnitude; an
+/// unknown (infinite) value is worse than any known one.
+fn materially_less(a: f64, b: f64, resolution: f64) -> bool {
+    if a == b {
+        return false;
+    }
+    if !b.is_finite() {
+        return a < b;
+    }
+    if !a.is_finite() {
+        return false;
+    }
+    a < b - resolution * a.abs().max(b.abs())
 }
 
 fn order(points: &[Point], a: usize, b: usize) -> Ordering {
@@ -56,17 +77,25 @@ fn order(points: &[Point], a: usize, b: usize) -> Ordering {
 /// Indices of non-dominated points, best loss first (ties: secondaries lexicographic, then index).
 /// Identical points do not dominate each other, so all of them are on the front.
 pub fn front(points: &[Point]) -> Vec<usize> {
+    front_within(points, 0.0)
+}
+
+/// [`front`] with secondary objectives compared at `resolution` (see
+/// [`Point::dominates_within`]): points that differ from a better one only by measurement
+/// noise in cost or latency are left off.
+pub fn front_within(points: &[Point], resolution: f64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..points.len()).collect();
     idx.sort_by(|&a, &b| order(points, a, b));
-    let mut out: Vec<usize> = Vec::new();
-    // In this order a point can only be dominated by one sorted before it, and a dominated one
-    // is dominated by some front member too (domination is transitive).
-    for &i in &idx {
-        if !out.iter().any(|&j| points[j].dominates(&points[i])) {
-            out.push(i);
-        }
-    }
-    out
+    // Dominance within a resolution is not transitive (a point may be dominated only by one
+    // that is itself dominated), so every point is checked against all others.
+    idx.into_iter()
+        .filter(|&i| {
+            !points
+                .iter()
+                .enumerate()
+                .any(|(j, q)| j != i && q.dominates_within(&points[i], resolution))
+        })
+        .collect()
 }
 
 /// The front cut to at most `limit` points, always keeping the best loss and each secondary's
@@ -77,7 +106,12 @@ pub fn front(points: &[Point]) -> Vec<usize> {
 /// in front order. If `limit` is smaller than the number of extremes, the best loss and then
 /// the secondaries' minima in order are kept.
 pub fn bounded_front(points: &[Point], limit: usize) -> Vec<usize> {
-    let mut kept = front(points);
+    bounded_front_within(points, limit, 0.0)
+}
+
+/// [`bounded_front`] of [`front_within`] at `resolution`.
+pub fn bounded_front_within(points: &[Point], limit: usize, resolution: f64) -> Vec<usize> {
+    let mut kept = front_within(points, resolution);
     if kept.len() <= limit {
         return kept;
     }
@@ -165,6 +199,17 @@ pub struct Candidate {
 ///
 /// Candidates whose loss is NaN are never chosen; a negative or NaN tolerance counts as 0.
 pub fn select(selection: Selection, candidates: &[Candidate]) -> Option<usize> {
+    select_within(selection, candidates, 0.0)
+}
+
+/// [`select`] with latencies or costs within `resolution` of the lowest (a fraction of the
+/// larger value) counted as a tie, which the lower loss wins: a trial that is faster only by
+/// measurement noise does not beat a better one.
+pub fn select_within(
+    selection: Selection,
+    candidates: &[Candidate],
+    resolution: f64,
+) -> Option<usize> {
     let valid: Vec<usize> = (0..candidates.len())
         .filter(|&i| !candidates[i].loss.is_nan())
         .collect();
@@ -187,14 +232,18 @@ pub fn select(selection: Selection, candidates: &[Candidate]) -> Option<usize> {
             .filter(|x| !x.is_nan())
             .unwrap_or(f64::INFINITY)
     };
-    valid
+    let eligible: Vec<usize> = valid
         .into_iter()
         .filter(|&i| candidates[i].loss <= limit)
-        .min_by(|a, b| {
-            secondary(*a)
-                .total_cmp(&secondary(*b))
-                .then_with(|| by_loss(a, b))
-        })
+        .collect();
+    let lowest = eligible
+        .iter()
+        .map(|&i| secondary(i))
+        .min_by(f64::total_cmp)?;
+    eligible
+        .into_iter()
+        .filter(|&i| !materially_less(lowest, secondary(i), resolution))
+        .min_by(|a, b| by_loss(a, b))
 }
 
 #[cfg(test)]
@@ -269,12 +318,71 @@ mod tests {
         assert_eq!(bounded_front(&pts, 4).len(), 4);
     }
 
+    #[test]
+    fn measurement_noise_in_secondaries_does_not_make_a_trial_optimal() {
+        let pts = [
+            p(0.0529, &[2.5e-6, 0.0121]),        // 0: best loss
+            p(0.0529, &[8.9e-6, 0.0118]),        // 1: same loss, 3.5x the cost, latency within 5 %
+            p(0.0534, &[1.5e-6, 0.0110]),        // 2: cheaper and faster by more than 5 %
+            p(0.5002, &[1.4e-6, 0.0109]),        // 3: 7 % cheaper than 2, latency within 5 %
+            p(0.5519, &[1.0e-6, 0.0110]),        // 4: 29 % cheaper than 3: still on the front
+            p(0.0534, &[f64::INFINITY, 0.0100]), // 5: unknown cost is worst
+        ];
+        assert_eq!(
+            front(&pts),
+            vec![0, 1, 2, 5, 3, 4],
+            "exact: noise is optimal"
+        );
+        assert_eq!(front_within(&pts, 0.05), vec![0, 2, 5, 3, 4]);
+        // At 10 % the latencies of 2 and 5 tie too, and 2 has a known cost.
+        assert_eq!(front_within(&pts, 0.10), vec![0, 2, 4]);
+        // Cut to two: the best loss and the cheapest.
+        assert_eq!(bounded_front_within(&pts, 2, 0.05), vec![0, 4]);
+        // Identical points still do not dominate each other.
+        let same = [p(0.1, &[1.0]), p(0.1, &[1.0])];
+        assert_eq!(front_within(&same, 0.05), vec![0, 1]);
+        // Neither of two points can dominate the other.
+        for a in &pts {
+            for b in &pts {
+                assert!(!(a.dominates_within(b, 0.05) && b.dominates_within(a, 0.05)));
+            }
+        }
+    }
+
     fn c(loss: f64, latency: Option<f64>, cost: Option<f64>) -> Candidate {
         Candidate {
             loss,
             latency_ms: latency,
             cost,
         }
+    }
+
+    #[test]
+    fn a_trial_faster_only_by_noise_does_not_beat_a_better_one() {
+        let cs = [
+            c(0.0529, Some(0.0121), Some(5.0)), // 0: best
+            c(0.0534, Some(0.0118), Some(2.0)), // 1: 2.5 % faster
+            c(0.0545, Some(0.0100), Some(1.9)), // 2: 17 % faster
+        ];
+        assert_eq!(select(Selection::FastestWithin(0.001), &cs), Some(1));
+        assert_eq!(
+            select_within(Selection::FastestWithin(0.001), &cs, 0.05),
+            Some(0)
+        );
+        assert_eq!(
+            select_within(Selection::FastestWithin(0.005), &cs, 0.05),
+            Some(2)
+        );
+        assert_eq!(
+            select_within(Selection::CheapestWithin(0.005), &cs, 0.05),
+            Some(1)
+        );
+        assert_eq!(select_within(Selection::Best, &cs, 0.05), Some(0));
+        let unknown = [c(0.1, None, None), c(0.2, None, None)];
+        assert_eq!(
+            select_within(Selection::FastestWithin(0.5), &unknown, 0.05),
+            Some(0)
+        );
     }
 
     #[test]

@@ -181,9 +181,10 @@ pub enum SelectionPolicy {
     #[default]
     Best,
     /// The trial with the lowest inference latency whose objective is within `tolerance` of the
-    /// best.
+    /// best (latencies within 5 % of the lowest tie, and the better objective wins).
     FastestWithin,
-    /// The trial with the lowest training cost whose objective is within `tolerance` of the best.
+    /// The trial with the lowest training cost whose objective is within `tolerance` of the best
+    /// (costs within 5 % of the lowest tie, and the better objective wins).
     CheapestWithin,
 }
 

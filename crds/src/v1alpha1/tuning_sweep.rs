@@ -607,7 +607,8 @@ pub struct TuningSweepStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_trial: Option<TrialSummary>,
 
-    /// Trials no other trial beats on the objective and every secondary objective at once,
+    /// Trials no other trial beats on the objective and every secondary objective at once
+    /// (secondary values within 5 % of each other count as equal, as they are measurements),
     /// best objective first (at most 32).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]

@@ -10,9 +10,10 @@ use lepton_crds::status::model_deployment::reasons;
 use lepton_crds::v1alpha1::{
     SelectionPolicy, ServedModel, SweepModelSelection, TrainingJob, TuningSweep, TuningSweepPhase,
 };
-use lepton_tuning::pareto::{Candidate, Selection, select};
+use lepton_tuning::pareto::{Candidate, Selection, select_within};
 
 use super::source::{ModelRef, Resolution};
+use crate::tuning_sweep::decide::PARETO_RESOLUTION;
 use crate::tuning_sweep::trials::{self, TrialPhase};
 
 /// The `status.model.source` of a model chosen from `sweep`: `tuningSweep/<sweep>/<trial>`.
@@ -96,7 +97,7 @@ pub fn resolve(
         SelectionPolicy::FastestWithin => Selection::FastestWithin(tolerance),
         SelectionPolicy::CheapestWithin => Selection::CheapestWithin(tolerance),
     };
-    match select(policy, &candidates) {
+    match select_within(policy, &candidates, PARETO_RESOLUTION) {
         Some(i) => Resolution::Ready(model_of(name, usable[i].0)),
         None => Resolution::Waiting(format!("no trial of TuningSweep {name} can be chosen yet")),
     }

@@ -13,7 +13,7 @@ use lepton_crds::v1alpha1::{
     TrainingJob, TrialCounts, TrialSummary, TuningSweep, TuningSweepStatus,
 };
 use lepton_tuning::early_stop::{MedianStopRule, median_stop};
-use lepton_tuning::pareto::{Point, bounded_front};
+use lepton_tuning::pareto::{Point, bounded_front_within};
 use lepton_tuning::search::{SearchConfig, Suggestion, grid_size, suggest};
 use lepton_tuning::space::SearchSpace;
 use lepton_tuning::trial::ObservedTrial;
@@ -23,6 +23,13 @@ use super::trials::{self, Trial, TrialPhase};
 
 /// Most trials kept in `status.paretoFront` (the schema's limit).
 pub const PARETO_LIMIT: usize = 32;
+
+/// How far apart two trials' cost, latency, size or training time must be, as a fraction of
+/// the larger, for one to beat the other on the Pareto front. Each is measured (latency from a
+/// few hundred timed inferences, cost and time from a run's seconds) and varies by a few
+/// percent between runs of the same model; compared exactly, that noise alone put most trials
+/// of a short sweep on the front.
+pub const PARETO_RESOLUTION: f64 = 0.05;
 
 /// A running trial to stop.
 #[derive(Clone, Debug, PartialEq)]
@@ -411,7 +418,7 @@ fn summarise(status: &mut TuningSweepStatus, sweep: &TuningSweep, trials: &[Tria
                 .collect(),
         })
         .collect();
-    status.pareto_front = bounded_front(&points, PARETO_LIMIT)
+    status.pareto_front = bounded_front_within(&points, PARETO_LIMIT, PARETO_RESOLUTION)
         .into_iter()
         .map(|i| usable[i].summary())
         .collect();
