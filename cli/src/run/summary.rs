@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use lepton_crds::v1alpha1::{ModelDeployment, TrainingJob, TuningSweep};
+use lepton_crds::v1alpha1::{ModelDeployment, TrainingJob, TrialSummary, TuningSweep};
 use serde_json::Value;
 
 use super::RunOptions;
@@ -332,6 +332,17 @@ fn pareto_table(sweep: &TuningSweep, observed: &Observed) -> String {
     ]];
     let maximize = crate::format::maximize(&sweep.spec.objective);
     let mut front = status.pareto_front.clone();
+    // A policy such as fastestWithin looks at one secondary objective only, so the deployed
+    // trial may be off the front (beaten on cost); it is listed anyway, so the table says what
+    // serves.
+    let off_front: Vec<TrialSummary> = deployed
+        .iter()
+        .filter(|(trial, _)| !front.iter().any(|f| &f.name == trial))
+        .filter_map(|(trial, _)| observed.jobs.iter().find(|j| &j.name_any() == trial))
+        .map(summary_of)
+        .collect();
+    let off_names: Vec<String> = off_front.iter().map(|t| t.name.clone()).collect();
+    front.extend(off_front);
     front.sort_by(|a, b| {
         let (a, b) = (
             a.objective.unwrap_or(f64::NAN),
@@ -352,6 +363,9 @@ fn pareto_table(sweep: &TuningSweep, observed: &Observed) -> String {
             if *t == trial.name {
                 notes.push(format!("← deployed by md/{md}"));
             }
+        }
+        if off_names.contains(&trial.name) {
+            notes.push("(off the front)".to_owned());
         }
         let job = observed.jobs.iter().find(|j| j.name_any() == trial.name);
         let params = crate::trials::describe(sweep, &trial.parameters, job);
@@ -386,10 +400,30 @@ fn pareto_table(sweep: &TuningSweep, observed: &Observed) -> String {
     format!(
         "\nPareto front of tuningsweep/{name} ({metric} vs {}): {} of {} trials\n{}",
         objectives.join(", "),
-        front.len(),
+        status.pareto_front.len(),
         status.trials.succeeded,
         format::columns(&rows)
     )
+}
+
+/// A trial's figures from its TrainingJob, as the sweep summarises them.
+fn summary_of(job: &TrainingJob) -> TrialSummary {
+    let status = job.status.clone().unwrap_or_default();
+    let model = status.model.clone().unwrap_or_default();
+    let training_seconds = match (&status.start_time, &status.completion_time) {
+        (Some(start), Some(end)) => Some(end.0.duration_since(start.0).as_secs_f64()),
+        _ => None,
+    };
+    TrialSummary {
+        name: job.name_any(),
+        parameters: crate::trials::parameters_of(job),
+        objective: status.objective.as_ref().map(|o| o.value),
+        metrics: status.metrics.clone(),
+        cost: status.cost.as_ref().and_then(|c| c.total),
+        latency_p50_ms: model.latency_p50_ms,
+        model_size_bytes: model.size_bytes,
+        training_seconds,
+    }
 }
 
 fn endpoint_block(t: &Traffic, observed: &Observed) -> String {
@@ -498,4 +532,66 @@ pub fn relative(path: &std::path::Path) -> String {
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(|p| p.display().to_string()))
         .unwrap_or_else(|| path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_pareto_table_marks_the_best_and_the_deployed_trial_even_off_the_front() {
+        let sweep: TuningSweep = serde_json::from_value(json!({
+            "apiVersion": "lepton.ai/v1alpha1", "kind": "TuningSweep",
+            "metadata": {"name": "s", "namespace": "default"},
+            "spec": {
+                "objective": {"metric": "auc"},
+                "parameters": [{"name": "learningRate", "type": "double", "min": 0.001, "max": 0.1}],
+                "maxTrials": 2,
+                "template": {"spec": {"data": {"source": "file:///d.csv", "target": "y"}}},
+            },
+            "status": {"trials": {"succeeded": 2},
+                "bestTrial": {"name": "s-t0", "objective": 0.95},
+                "paretoFront": [{"name": "s-t0", "objective": 0.95, "cost": 0.002,
+                    "latencyP50Ms": 0.012, "parameters": {"learningRate": "0.01"}}]},
+        }))
+        .unwrap();
+        let job: TrainingJob = serde_json::from_value(json!({
+            "apiVersion": "lepton.ai/v1alpha1", "kind": "TrainingJob",
+            "metadata": {"name": "s-t1", "namespace": "default",
+                "annotations": {"lepton.ai/trial-parameters": "{\"learningRate\":\"0.02\"}"}},
+            "spec": {"data": {"source": "file:///d.csv", "target": "y"}},
+            "status": {"phase": "Succeeded", "objective": {"metric": "auc", "value": 0.948},
+                "cost": {"total": 0.003}, "model": {"latencyP50Ms": 0.011}},
+        }))
+        .unwrap();
+        let md: ModelDeployment = serde_json::from_value(json!({
+            "apiVersion": "lepton.ai/v1alpha1", "kind": "ModelDeployment",
+            "metadata": {"name": "serve", "namespace": "default"},
+            "spec": {"model": {"tuningSweep": {"name": "s", "select": "fastestWithin", "tolerance": 0.005}}},
+            "status": {"model": {"source": "tuningSweep/s/s-t1"}},
+        }))
+        .unwrap();
+        let observed = Observed {
+            jobs: vec![job],
+            sweeps: vec![sweep.clone()],
+            deployments: vec![md],
+        };
+        let table = pareto_table(&sweep, &observed);
+        assert!(
+            table.contains("(auc vs cost, latency): 1 of 2 trials"),
+            "{table}"
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[3].starts_with("s-t0") && lines[3].contains("best"),
+            "{table}"
+        );
+        assert!(
+            lines[4].starts_with("s-t1")
+                && lines[4].contains("← deployed by md/serve, (off the front)")
+                && lines[4].contains("learningRate=0.02"),
+            "{table}"
+        );
+    }
 }
