@@ -4,11 +4,11 @@
 use crate::error::CliError;
 
 /// What a command accepts.
-pub struct Spec {
+pub struct Spec<'a> {
     /// Flags that take a value (`-f FILE`, `--volume=a=b`), long and short spellings.
-    pub valued: &'static [&'static str],
+    pub valued: &'a [&'a str],
     /// Flags that take none (`--keep`).
-    pub switches: &'static [&'static str],
+    pub switches: &'a [&'a str],
 }
 
 /// Parsed arguments.
@@ -42,7 +42,7 @@ impl Parsed {
 }
 
 /// Parses `args` against `spec`.
-pub fn parse(args: &[String], spec: &Spec) -> Result<Parsed, CliError> {
+pub fn parse(args: &[String], spec: &Spec<'_>) -> Result<Parsed, CliError> {
     let mut parsed = Parsed::default();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -106,7 +106,7 @@ pub fn duration(flag: &str, text: &str) -> Result<std::time::Duration, CliError>
 mod tests {
     use super::*;
 
-    const SPEC: Spec = Spec {
+    const SPEC: Spec<'static> = Spec {
         valued: &["-f", "--filename", "--volume"],
         switches: &["--keep"],
     };

@@ -68,8 +68,13 @@ const CONNECTION: [&str; 5] = [
     "--context",
 ];
 
-fn spec(valued: &'static [&'static str], switches: &'static [&'static str]) -> Spec {
+fn spec<'a>(valued: &'a [&'a str], switches: &'a [&'a str]) -> Spec<'a> {
     Spec { valued, switches }
+}
+
+/// The valued flags of a command that reads a session or cluster: the connection's and `extra`.
+fn with_connection(extra: &[&'static str]) -> Vec<&'static str> {
+    [CONNECTION.as_slice(), extra].concat()
 }
 
 /// A client and the namespace to use: `--kubeconfig`, else the running local session, else
@@ -120,21 +125,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 /// `lepton get`.
 pub fn get(args: &[String]) -> Result<(), CliError> {
-    let parsed = args::parse(
-        args,
-        &spec(
-            &[
-                "--kubeconfig",
-                "--session-dir",
-                "-n",
-                "--namespace",
-                "--context",
-                "-o",
-                "--output",
-            ],
-            &["-A", "--all-namespaces"],
-        ),
-    )?;
+    let valued = with_connection(&["-o", "--output"]);
+    let parsed = args::parse(args, &spec(&valued, &["-A", "--all-namespaces"]))?;
     let wide = match parsed.value(&["-o", "--output"]).as_deref() {
         None => false,
         Some("wide") => true,
@@ -218,22 +210,8 @@ pub fn describe(args: &[String]) -> Result<(), CliError> {
 /// `lepton predict`.
 pub fn predict(args: &[String]) -> Result<(), CliError> {
     use crate::predict as oip;
-    let parsed = args::parse(
-        args,
-        &spec(
-            &[
-                "--kubeconfig",
-                "--session-dir",
-                "-n",
-                "--namespace",
-                "--context",
-                "--row",
-                "--file",
-                "--rows",
-            ],
-            &[],
-        ),
-    )?;
+    let valued = with_connection(&["--row", "--file", "--rows"]);
+    let parsed = args::parse(args, &spec(&valued, &[]))?;
     let [name] = parsed.positional.as_slice() else {
         return Err(CliError::usage(
             "give the ModelDeployment's name, for example `lepton predict credit-default --row '{...}'`",
@@ -313,15 +291,8 @@ pub fn predict(args: &[String]) -> Result<(), CliError> {
 
 /// `lepton report`.
 pub fn report(args: &[String]) -> Result<(), CliError> {
-    const VALUED: [&str; 6] = [
-        "--kubeconfig",
-        "--session-dir",
-        "-n",
-        "--namespace",
-        "--context",
-        "--output",
-    ];
-    let parsed = args::parse(args, &spec(&VALUED, &[]))?;
+    let valued = with_connection(&["--output"]);
+    let parsed = args::parse(args, &spec(&valued, &[]))?;
     let session_dir = SessionDir::at(
         &parsed
             .value(&["--session-dir"])

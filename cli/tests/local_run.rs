@@ -46,6 +46,19 @@ fn exit_of(child: &mut Child, timeout: Duration) -> Option<std::process::ExitSta
     None
 }
 
+/// A TrainingJob that trains for minutes: 5,000 MLP epochs with early stopping off.
+fn long_training(name: &str) -> String {
+    format!(
+        "apiVersion: lepton.ai/v1alpha1
+kind: TrainingJob
+metadata: {{name: {name}}}
+spec:
+  data: {{source: pvc://lepton-datasets/Default.csv, target: default}}
+  model: {{family: mlp, metric: auc, hyperparameters: {{epochs: 5000}}, earlyStopping: {{enabled: false}}}}
+"
+    )
+}
+
 fn data_volume() -> String {
     format!(
         "lepton-datasets={}",
@@ -505,17 +518,7 @@ fn the_regression_example_trains_serves_and_predicts() {
 #[test]
 fn ctrl_c_while_training_stops_every_process() {
     let work = TempDir::new("lepton-interrupt");
-    let pipeline = manifest(
-        &work,
-        "long.yaml",
-        "apiVersion: lepton.ai/v1alpha1
-kind: TrainingJob
-metadata: {name: long}
-spec:
-  data: {source: pvc://lepton-datasets/Default.csv, target: default}
-  model: {family: mlp, metric: auc, hyperparameters: {epochs: 5000}, earlyStopping: {enabled: false}}
-",
-    );
+    let pipeline = manifest(&work, "long.yaml", &long_training("long"));
     let session = work.0.join("session");
     let mut child = lepton()
         .args(run_args(&session, &[&pipeline]))
@@ -551,17 +554,7 @@ spec:
 #[test]
 fn a_run_past_its_timeout_ends_with_a_summary_and_no_process() {
     let work = TempDir::new("lepton-timeout");
-    let pipeline = manifest(
-        &work,
-        "slow.yaml",
-        "apiVersion: lepton.ai/v1alpha1
-kind: TrainingJob
-metadata: {name: slow}
-spec:
-  data: {source: pvc://lepton-datasets/Default.csv, target: default}
-  model: {family: mlp, metric: auc, hyperparameters: {epochs: 5000}, earlyStopping: {enabled: false}}
-",
-    );
+    let pipeline = manifest(&work, "slow.yaml", &long_training("slow"));
     let session = work.0.join("session");
     let mut args = run_args(&session, &[&pipeline]);
     args.extend(["--timeout".into(), "3s".into()]);
