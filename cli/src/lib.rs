@@ -26,7 +26,7 @@ commands:
                          controllers, the runner as local processes), show progress, print
                          the result and write a report
   get TYPE[,TYPE] [NAME] list resources as kubectl does (tj, ts, md, lepton, pods, ...)
-  describe TYPE NAME     one resource in detail: spec, status, conditions, trials, events
+  describe TYPE [NAME]   resources in detail: spec, status, conditions, trials, events
   predict NAME           send rows to a ModelDeployment and print the predictions
   report                 write the HTML report of a session or a namespace
   version                print the version
