@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 use lepton_crds::v1alpha1::{TrainingJob, TuningSweep};
 
-use crate::format;
+use lepton_operator::names::{
+    TRIAL_FIDELITY_ANNOTATION, TRIAL_PARAMETERS_ANNOTATION, TRIAL_PROMOTED_FROM_ANNOTATION,
+};
 
-const FIDELITY: &str = "lepton.ai/trial-fidelity";
-const PROMOTED_FROM: &str = "lepton.ai/trial-promoted-from";
+use crate::format;
 
 /// `name=value` pairs of `parameters`, numbers shortened, plus the trial's fidelity and
 /// promotion when `job` (the trial's TrainingJob) carries them.
@@ -25,14 +26,14 @@ pub fn describe(
         .collect();
     if let Some(job) = job {
         let annotations = job.annotations();
-        if let Some(fidelity) = annotations.get(FIDELITY) {
+        if let Some(fidelity) = annotations.get(TRIAL_FIDELITY_ANNOTATION) {
             let name = serde_json::to_value(sweep.spec.algorithm.fidelity.parameter)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_else(|| "budget".into());
             parts.push(format!("{name}={fidelity}"));
         }
-        if let Some(from) = annotations.get(PROMOTED_FROM) {
+        if let Some(from) = annotations.get(TRIAL_PROMOTED_FROM_ANNOTATION) {
             parts.push(format!("(promoted from t{from})"));
         }
     }
@@ -42,7 +43,7 @@ pub fn describe(
 /// The parameters a trial's TrainingJob was created with (its annotation).
 pub fn parameters_of(job: &TrainingJob) -> BTreeMap<String, String> {
     job.annotations()
-        .get("lepton.ai/trial-parameters")
+        .get(TRIAL_PARAMETERS_ANNOTATION)
         .and_then(|p| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(p).ok())
         .map(|m| {
             m.into_iter()

@@ -9,6 +9,8 @@ use kube::api::{Api, ListParams};
 use lepton_crds::v1alpha1::{ModelDeployment, TrainingJob, TuningSweep};
 use serde_json::Value;
 
+use lepton_operator::names::TUNING_SWEEP_LABEL;
+
 use crate::error::CliError;
 use crate::format;
 use crate::manifests::Kind;
@@ -217,7 +219,7 @@ async fn trials(
     ts: &TuningSweep,
 ) -> Result<String, CliError> {
     let name = ts.name_any();
-    let params = ListParams::default().labels(&format!("lepton.ai/tuning-sweep={name}"));
+    let params = ListParams::default().labels(&format!("{TUNING_SWEEP_LABEL}={name}"));
     let mut trials = Api::<TrainingJob>::namespaced(client.clone(), namespace)
         .list(&params)
         .await?

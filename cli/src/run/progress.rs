@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 
 use kube::ResourceExt;
-use lepton_crds::v1alpha1::{ModelDeployment, TrainingJob, TuningSweep};
+use lepton_crds::v1alpha1::{ModelDeployment, TrainingJob, TrainingJobPhase, TuningSweep};
+use lepton_operator::names::TUNING_SWEEP_LABEL;
 
 use super::outcome::Observed;
 use crate::format;
@@ -25,7 +26,6 @@ pub struct Line {
     pub milestone: String,
 }
 
-const SWEEP_LABEL: &str = "lepton.ai/tuning-sweep";
 const BAR: usize = 16;
 
 /// The lines for the resources a run applied.
@@ -189,8 +189,8 @@ fn running_trials(sweep: &str, observed: &Observed) -> Vec<Line> {
             .status
             .as_ref()
             .and_then(|s| s.phase.as_ref())
-            .is_some_and(|p| format!("{p:?}") == "Running");
-        if running && job.labels().get(SWEEP_LABEL).map(String::as_str) == Some(sweep) {
+            .is_some_and(|p| *p == TrainingJobPhase::Running);
+        if running && job.labels().get(TUNING_SWEEP_LABEL).map(String::as_str) == Some(sweep) {
             trials.insert(job.name_any(), job);
         }
     }
