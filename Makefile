@@ -3,18 +3,21 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: all test crds check-crds lint fmt demo build python-env gpu-check bench bench-train bench-serve bench-operator bench-sweep-scale bench-sweep
+.PHONY: all test crds check-crds manifests lint fmt demo build python-env images e2e e2e-local gpu-check bench bench-train bench-serve bench-operator bench-sweep-scale bench-sweep
 
 all: build
 
 build:
 	$(CARGO) build --workspace --locked
 
-## test: the whole test suite (includes the check that generated CRDs and docs are current)
+## test: the whole test suite (includes the checks that generated CRDs, docs and install
+## manifests are current), then the packaging checks (chart, manifests, Argo CD, images)
 test: python-env
 	$(CARGO) test --workspace --locked
+	$(VENV)/bin/python -m pytest deploy/tests -q
 
-## python-env: the Python packages tests check Lepton against (ONNX Runtime, onnx, moto)
+## python-env: the Python packages tests check Lepton against (ONNX Runtime, onnx, moto,
+## Helm's SDK, Kubernetes' schemas, Lua)
 python-env: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-test.txt
@@ -22,9 +25,16 @@ $(VENV)/.installed: requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
-## crds: regenerate crds/*.yaml, charts/lepton/crds/*.yaml and docs/api.md from the Rust types
+## crds: regenerate crds/*.yaml, charts/lepton/crds/*.yaml and docs/api.md from the Rust types,
+## then the plain install manifests that include them
 crds:
 	$(CARGO) run --quiet --locked -p lepton-crds --bin lepton-crdgen
+	$(MAKE) manifests
+
+## manifests: render deploy/install.yaml (and the Argo CD health ConfigMap) from their sources
+manifests: python-env
+	$(VENV)/bin/python deploy/generate.py
+	$(VENV)/bin/python deploy/argocd/generate.py
 
 ## check-crds: fail when a generated file is stale
 check-crds:
@@ -45,6 +55,20 @@ demo: python-env
 	$(CARGO) build --locked -p lepton-cli -p lepton-runner
 	$${CARGO_TARGET_DIR:-target}/debug/lepton run -f examples/credit-default/ \
 		--volume lepton-datasets=examples/data $(DEMO_FLAGS)
+
+## images: the operator and runner (CPU, CUDA) container images; needs a Docker engine
+images:
+	scripts/build-images.sh
+
+## e2e: the real-cluster suite (needs LEPTON_E2E_KUBECONFIG; docs/install.md): install the
+## chart, run the credit-default pipeline with kubectl, predict, uninstall
+e2e:
+	e2e/cluster.sh
+
+## e2e-local: the same kubectl steps against a local session (`lepton up`); CI runs this
+e2e-local: python-env
+	$(CARGO) build --locked -p lepton-cli -p lepton-runner
+	e2e/local.sh
 
 ## bench: every benchmark; results go to bench/results/ and docs/benchmarks/
 bench: bench-train bench-serve bench-operator bench-sweep-scale bench-sweep

@@ -14,6 +14,7 @@ pub mod session;
 pub mod setup;
 pub mod table;
 pub mod trials;
+pub mod up;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ commands:
   run -f FILE_OR_DIR     run the manifests on this machine (embedded cluster, Lepton's
                          controllers, the runner as local processes), show progress, print
                          the result and write a report
+  up                     start a local cluster with nothing applied, for kubectl, until
+                         Ctrl-C
   get TYPE[,TYPE] [NAME] list resources as kubectl does (tj, ts, md, lepton, pods, ...)
   describe TYPE [NAME]   resources in detail: spec, status, conditions, trials, events
   predict NAME           send rows to a ModelDeployment and print the predictions
@@ -49,6 +52,7 @@ pub fn main(args: &[String]) -> ExitCode {
     }
     let result = match command.as_str() {
         "run" => run::command(rest),
+        "up" => up::command(rest),
         "get" => commands::get(rest),
         "describe" => commands::describe(rest),
         "predict" => commands::predict(rest),
@@ -82,6 +86,7 @@ pub fn main(args: &[String]) -> ExitCode {
 fn usage_of(command: &str) -> &'static str {
     match command {
         "run" => run::USAGE,
+        "up" => up::USAGE,
         "get" => commands::GET_USAGE,
         "describe" => commands::DESCRIBE_USAGE,
         "predict" => commands::PREDICT_USAGE,

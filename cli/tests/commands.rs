@@ -38,6 +38,26 @@ fn usage_errors_exit_2_and_name_what_is_wrong() {
     refused(&[], 2, &["usage: lepton <command>"]);
     refused(&["frobnicate"], 2, &["unknown command `frobnicate`"]);
     refused(&["run"], 2, &["-f FILE_OR_DIR is required"]);
+    refused(
+        &["up", "examples/credit-default"],
+        2,
+        &["`lepton up` applies nothing; use kubectl, or `lepton run -f`"],
+    );
+    refused(
+        &["up", "--port", "http"],
+        2,
+        &["--port \"http\" is not a port number"],
+    );
+    refused(
+        &["up", "--volume", "nodir"],
+        2,
+        &["--volume \"nodir\": write CLAIM=DIR"],
+    );
+    refused(
+        &["up", "--config", "no-such-config.yaml"],
+        1,
+        &["no-such-config.yaml"],
+    );
     refused(&["run", "-f"], 2, &["-f needs a value"]);
     refused(
         &["run", "-f", "x", "--volume", "nodir"],

@@ -35,14 +35,16 @@ fn an_unknown_command_fails_with_usage() {
 }
 
 #[test]
-fn rbac_prints_the_committed_manifests_and_bad_options_are_usage_errors() {
+fn rbac_prints_the_roles_and_bad_options_are_usage_errors() {
     let out = operator(&["rbac"]);
     assert!(out.status.success());
-    let committed = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/operator-rbac.yaml"),
-    )
-    .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("kind: ClusterRole"), "{printed}");
+    assert!(
+        printed.contains("name: lepton-operator-leader-election"),
+        "{printed}"
+    );
+    assert!(printed.contains("namespace: lepton-system"), "{printed}");
     let other = operator(&["rbac", "--namespace", "ml-ops"]);
     assert!(String::from_utf8_lossy(&other.stdout).contains("namespace: ml-ops"));
     for (args, says) in [

@@ -6,31 +6,28 @@
 //! with the sweeps' Pareto fronts and how to call the models; and a report is written.
 //! Ctrl-C (or SIGTERM) at any point stops every process the run started.
 
+pub mod local;
 pub mod outcome;
 pub mod progress;
-mod signals;
+pub(crate) mod signals;
 mod summary;
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use lepton_crds::v1alpha1::{ModelDeployment, TrainingJob, TuningSweep};
-use lepton_embedded_cluster::EmbeddedCluster;
-use lepton_embedded_cluster::executor::{ExecutorConfig, LocalExecutor};
-use lepton_operator::config::{ConfigWatch, OperatorConfig};
-use lepton_operator::runtime::{self, Settings};
-use lepton_operator::telemetry::Metrics;
+use lepton_operator::config::OperatorConfig;
 use lepton_report::{RunRecord, ServingSample};
 use tokio::sync::watch;
 
 use crate::args::{self, Spec};
 use crate::error::CliError;
 use crate::manifests::{self, Kind, Manifest};
-use crate::session::{SessionDir, SessionInfo};
+use crate::session::SessionDir;
 use crate::setup::{self, Volume};
+use local::{LocalCluster, Start};
 use outcome::{Observed, Verdict};
 use progress::{Display, Mode};
 
@@ -189,21 +186,56 @@ struct Prepared {
 fn prepare(options: &RunOptions) -> Result<Prepared, CliError> {
     let manifests = manifests::load(&options.files, &options.namespace)?;
     setup::check_data(&manifests, &options.volumes)?;
-    let runner = setup::runner_binary(options.runner.as_deref())?;
-    let ort = setup::ort_library(options.ort_lib.as_deref())?;
-    let session = SessionDir::at(&options.session_dir);
-    let config = match &options.config {
+    let local = prepare_local(&LocalOptions {
+        session_dir: &options.session_dir,
+        config: options.config.as_deref(),
+        volumes: &options.volumes,
+        runner: options.runner.as_deref(),
+        ort_lib: options.ort_lib.as_deref(),
+    })?;
+    Ok(Prepared {
+        manifests,
+        runner: local.runner,
+        ort: local.ort,
+        session: local.session,
+        config: local.config,
+    })
+}
+
+/// The options of a local cluster, shared by `lepton run` and `lepton up`.
+pub(crate) struct LocalOptions<'a> {
+    pub session_dir: &'a Path,
+    pub config: Option<&'a Path>,
+    pub volumes: &'a [Volume],
+    pub runner: Option<&'a str>,
+    pub ort_lib: Option<&'a str>,
+}
+
+/// What a local cluster needs, checked and set up in its session directory.
+pub(crate) struct PreparedLocal {
+    pub runner: PathBuf,
+    pub ort: PathBuf,
+    pub session: SessionDir,
+    pub config: OperatorConfig,
+}
+
+/// Finds the runner and ONNX Runtime, reads the operator configuration, and prepares the
+/// session directory with its volumes; nothing starts.
+pub(crate) fn prepare_local(options: &LocalOptions<'_>) -> Result<PreparedLocal, CliError> {
+    let runner = setup::runner_binary(options.runner)?;
+    let ort = setup::ort_library(options.ort_lib)?;
+    let session = SessionDir::at(options.session_dir);
+    let config = match options.config {
         Some(file) => setup::operator_config_from(&session, file)?,
         None => OperatorConfig::parse(&setup::default_operator_config(&session))
             .map_err(CliError::Setup)?,
     };
     session.prepare()?;
-    setup::mount(&session, &options.volumes)?;
+    setup::mount(&session, options.volumes)?;
     let text = serde_yaml_ng::to_string(&config).unwrap_or_default();
     std::fs::write(session.operator_config(), text)
         .map_err(|e| CliError::Setup(format!("{}: {e}", session.operator_config().display())))?;
-    Ok(Prepared {
-        manifests,
+    Ok(PreparedLocal {
         runner,
         ort,
         session,
@@ -231,21 +263,15 @@ async fn execute(options: RunOptions, prepared: Prepared) -> Result<(), CliError
         session,
         config,
     } = prepared;
-    let cluster = EmbeddedCluster::builder()
-        .port(options.port)
-        .start()
-        .await
-        .map_err(|e| CliError::Setup(format!("the embedded API server did not start: {e}")))?;
-    let kubeconfig = session.kubeconfig();
-    cluster
-        .write_kubeconfig(&kubeconfig)
-        .map_err(|e| CliError::Setup(e.to_string()))?;
-    session.publish(&SessionInfo {
-        pid: std::process::id(),
-        server: cluster.url(),
-        namespace: options.namespace.clone(),
-        started_at: jiff::Timestamp::now().to_string(),
-    })?;
+    let local = LocalCluster::start(Start {
+        session: &session,
+        config,
+        runner,
+        ort: &ort,
+        port: options.port,
+        namespace: &options.namespace,
+    })
+    .await?;
     if options.progress != Mode::Quiet {
         let kinds = |k: Kind| manifests.iter().filter(|m| m.kind == k).count();
         eprintln!(
@@ -253,30 +279,11 @@ async fn execute(options: RunOptions, prepared: Prepared) -> Result<(), CliError
             kinds(Kind::TrainingJob),
             kinds(Kind::TuningSweep),
             kinds(Kind::ModelDeployment),
-            cluster.url(),
+            local.url(),
             summary::relative(&session.kubeconfig()),
         );
     }
-    let client = cluster
-        .client()
-        .await
-        .map_err(|e| CliError::Setup(e.to_string()))?;
-    let mut executor_config = ExecutorConfig::new(runner);
-    executor_config.work_dir = session.root.clone();
-    executor_config.pod_kubeconfig = Some(kubeconfig);
-    executor_config.env = vec![("LEPTON_ORT_LIB".into(), ort.display().to_string())];
-    let executor = LocalExecutor::start(client.clone(), executor_config);
-    let (stop, stopped) = watch::channel(false);
-    let operator = tokio::spawn(runtime::run(
-        client.clone(),
-        ConfigWatch::fixed(config),
-        Arc::new(Metrics::new()),
-        Settings {
-            concurrency: 4,
-            ..Settings::default()
-        },
-        stopped,
-    ));
+    let client = local.client.clone();
 
     let mut interrupted = interrupt.clone();
     // With --keep, Ctrl-C after the run is how a user ends serving: the pipeline handles it
@@ -296,10 +303,7 @@ async fn execute(options: RunOptions, prepared: Prepared) -> Result<(), CliError
     if matches!(result, Err(CliError::Interrupted)) {
         eprintln!("\nstopping: every process this run started is being terminated");
     }
-    let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), operator).await;
-    executor.shutdown().await;
-    let _ = cluster.shutdown().await;
+    local.stop().await;
     session.retire();
     result
 }
