@@ -26,7 +26,8 @@ NAMESPACE = "lepton-system"
 HEADER = """\
 # Lepton's plain install manifests: the CRDs, then the operator in namespace lepton-system.
 # Generated from charts/lepton with its default values by `make manifests`; do not edit.
-# Install with server-side apply (the CRDs are larger than client-side apply's annotation):
+# Install with server-side apply, which keeps no copy of each object in an annotation (the
+# largest CRD is 42 KB of JSON, and client-side apply stops working at 256 KiB):
 #   kubectl apply --server-side -f deploy/install.yaml
 # Node pools and prices are in the ConfigMap lepton-operator-config (docs/install.md).
 """

@@ -15,13 +15,12 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from helm_python.chart import Chart, lint
+from conftest import load_script
+from helm_python.chart import lint
 from helm_python.errors import HelmError
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "deploy"))
-
-import generate  # noqa: E402
+generate = load_script(REPO / "deploy" / "generate.py", "install_generate")
 
 CHART = REPO / "charts" / "lepton"
 # The oldest release the chart supports (Chart.yaml's kubeVersion) and the newest schemas
