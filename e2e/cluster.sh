@@ -28,6 +28,21 @@ runner_image=${LEPTON_E2E_RUNNER_IMAGE:-ghcr.io/lepton-ai/lepton-runner:$version
 install=${LEPTON_E2E_INSTALL:-$(command -v helm >/dev/null && echo helm || echo manifests)}
 step() { printf '\n== %s\n' "$*"; }
 
+# Settings are checked before anything touches the cluster.
+case "$install" in
+  helm) command -v helm >/dev/null || { echo "e2e: LEPTON_E2E_INSTALL=helm but helm is not installed" >&2; exit 2; } ;;
+  manifests)
+    if [[ -n "${LEPTON_E2E_OPERATOR_IMAGE:-}${LEPTON_E2E_RUNNER_IMAGE:-}" ]]; then
+      echo "e2e: the plain manifests install the default images; use LEPTON_E2E_INSTALL=helm to install others" >&2
+      exit 2
+    fi
+    ;;
+  *)
+    echo "e2e: LEPTON_E2E_INSTALL must be helm or manifests, not $install" >&2
+    exit 2
+    ;;
+esac
+
 step "cluster"
 kubectl version
 kubectl get nodes -o wide
@@ -41,16 +56,8 @@ case "$install" in
       --wait --timeout "$timeout"
     ;;
   manifests)
-    if [[ -n "${LEPTON_E2E_OPERATOR_IMAGE:-}${LEPTON_E2E_RUNNER_IMAGE:-}" ]]; then
-      echo "e2e: the plain manifests install the default images; use helm to install others" >&2
-      exit 2
-    fi
     kubectl apply --server-side -f deploy/install.yaml
     kubectl --namespace "$release_namespace" rollout status deployment/lepton-operator --timeout "$timeout"
-    ;;
-  *)
-    echo "e2e: LEPTON_E2E_INSTALL must be helm or manifests, not $install" >&2
-    exit 2
     ;;
 esac
 kubectl wait --for=condition=Established --timeout=60s \

@@ -17,6 +17,14 @@ predict_via=${LEPTON_E2E_PREDICT_VIA:-direct}
 pipeline=examples/credit-default
 python=${PYTHON:-python3}
 
+case "$predict_via" in
+  direct | port-forward) ;;
+  *)
+    echo "e2e: LEPTON_E2E_PREDICT_VIA must be direct or port-forward, not $predict_via" >&2
+    exit 2
+    ;;
+esac
+
 k() { kubectl --namespace "$namespace" "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 on_failure() {
@@ -52,10 +60,6 @@ case "$predict_via" in
     trap 'kill "$forward" 2>/dev/null || true' EXIT
     "$python" e2e/predict.py "http://127.0.0.1:$port" credit-default examples/data/Default.csv
     kill "$forward" 2>/dev/null || true
-    ;;
-  *)
-    echo "e2e: LEPTON_E2E_PREDICT_VIA must be direct or port-forward, not $predict_via" >&2
-    exit 2
     ;;
 esac
 

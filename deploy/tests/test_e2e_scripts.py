@@ -47,6 +47,29 @@ def test_the_cluster_suite_refuses_to_start_without_a_kubeconfig():
     assert "nothing was run" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "env, says",
+    [
+        ({"LEPTON_E2E_INSTALL": "kustomize"}, "LEPTON_E2E_INSTALL must be helm or manifests, not kustomize"),
+        ({"LEPTON_E2E_INSTALL": "manifests", "LEPTON_E2E_RUNNER_IMAGE": "registry.example/runner:dev"},
+         "the plain manifests install the default images"),
+    ],
+)
+def test_the_cluster_suite_checks_its_settings_before_touching_the_cluster(env, says):
+    # The kubeconfig names nothing reachable: a check that ran after a cluster call would fail
+    # differently.
+    result = run(["e2e/cluster.sh"], env={"LEPTON_E2E_KUBECONFIG": "/nonexistent/kubeconfig", **env})
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr
+
+
+def test_the_resource_steps_check_how_to_predict_before_applying_anything():
+    result = run(["e2e/resources.sh"], env={"LEPTON_E2E_PREDICT_VIA": "carrier-pigeon",
+                                            "KUBECONFIG": "/nonexistent/kubeconfig"})
+    assert result.returncode == 2
+    assert "LEPTON_E2E_PREDICT_VIA must be direct or port-forward, not carrier-pigeon" in result.stderr
+
+
 class FakeModelServer(BaseHTTPRequestHandler):
     """Answers like a Lepton model server, or with what a test asks for."""
 
