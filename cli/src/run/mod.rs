@@ -177,10 +177,7 @@ pub fn parse(args: &[String]) -> Result<RunOptions, CliError> {
 /// Everything checked before anything starts.
 struct Prepared {
     manifests: Vec<Manifest>,
-    runner: PathBuf,
-    ort: PathBuf,
-    session: SessionDir,
-    config: OperatorConfig,
+    local: PreparedLocal,
 }
 
 fn prepare(options: &RunOptions) -> Result<Prepared, CliError> {
@@ -193,29 +190,32 @@ fn prepare(options: &RunOptions) -> Result<Prepared, CliError> {
         runner: options.runner.as_deref(),
         ort_lib: options.ort_lib.as_deref(),
     })?;
-    Ok(Prepared {
-        manifests,
-        runner: local.runner,
-        ort: local.ort,
-        session: local.session,
-        config: local.config,
-    })
+    Ok(Prepared { manifests, local })
 }
 
 /// The options of a local cluster, shared by `lepton run` and `lepton up`.
 pub(crate) struct LocalOptions<'a> {
+    /// `--session-dir`.
     pub session_dir: &'a Path,
+    /// `--config`: a cluster's operator configuration instead of the local pools.
     pub config: Option<&'a Path>,
+    /// `--volume` mappings.
     pub volumes: &'a [Volume],
+    /// `--runner`.
     pub runner: Option<&'a str>,
+    /// `--ort-lib`.
     pub ort_lib: Option<&'a str>,
 }
 
 /// What a local cluster needs, checked and set up in its session directory.
 pub(crate) struct PreparedLocal {
+    /// The runner program.
     pub runner: PathBuf,
+    /// ONNX Runtime's shared library.
     pub ort: PathBuf,
+    /// The session directory, prepared.
     pub session: SessionDir,
+    /// The operator configuration the controllers run with.
     pub config: OperatorConfig,
 }
 
@@ -258,10 +258,13 @@ async fn execute(options: RunOptions, prepared: Prepared) -> Result<(), CliError
     let interrupt = signals::listen();
     let Prepared {
         manifests,
-        runner,
-        ort,
-        session,
-        config,
+        local:
+            PreparedLocal {
+                runner,
+                ort,
+                session,
+                config,
+            },
     } = prepared;
     let local = LocalCluster::start(Start {
         session: &session,
