@@ -716,3 +716,21 @@ def test_unknown_arguments_are_refused(stubs):
     assert result.returncode != 0
     assert "unknown argument" in result.stderr
     assert not any(" build" in c for c in calls)
+
+
+@pytest.mark.parametrize("flag", ["--load-kind", "--load-k3d"])
+def test_a_load_flag_needs_a_cluster_name_and_its_command(stubs, flag):
+    result, calls = build_images(stubs, flag, STUB_DOCKER_INFO="ok")
+    assert result.returncode == 1
+    assert f"{flag} needs a cluster name" in result.stderr
+    command = flag.removeprefix("--load-")
+    (stubs[0] / command).unlink()
+    # Only the stub directory and the shell's own tools: the real kind or k3d, if this machine
+    # has one, must not be found.
+    result, calls = build_images(stubs, "operator", flag, "dev", STUB_DOCKER_INFO="ok",
+                                 PATH=f"{stubs[0]}:/usr/bin:/bin")
+    if shutil.which(command, path="/usr/bin:/bin"):
+        pytest.skip(f"{command} is installed in /usr/bin or /bin; its absence cannot be tested")
+    assert result.returncode == 1
+    assert f"{flag} needs the {command} command on PATH" in result.stderr
+    assert not any(" build" in c for c in calls)
